@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// headstart: transfer learning on a frozen InceptionV3 with a cached feature stage.
+import PackageDescription
+
+let package = Package(
+    name: "headstart",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "headstart", targets: ["headstart"]),
+        .library(name: "Extract", targets: ["Extract"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "HeadTrain", targets: ["HeadTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libopenblas-dev libhdf5-dev libjpeg-dev
+        // libpng-dev liblmdb-dev libssl-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // C glue the libraries need: setjmp/longjmp error recovery for libjpeg and libpng, and HDF5's
+        // macro-only constants (H5T_NATIVE_*, H5P_DEFAULT) as functions Swift can call.
+        .target(name: "CShims", dependencies: ["CHDF5", "CJPEG", "CPNG"]),
+
+        // Small shared numerics: BLAS calls, float16 conversion, SHA-256, .npy files.
+        .target(name: "Numerics", dependencies: ["CBLAS", "CCrypto"]),
+        // Keras legacy-layout .h5 weight files: read and write, layer by layer, in order.
+        .target(name: "KerasH5", dependencies: ["CHDF5", "CShims"]),
+        // Stage one: images, preprocessing, InceptionV3 to a cut layer.
+        .target(name: "Extract", dependencies: ["CShims", "Numerics", "KerasH5"]),
+        // The LMDB feature cache. Knows nothing of Inception.
+        .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
+        // Stage two: the dense head, its optimiser and training. Knows nothing of images.
+        .target(name: "HeadTrain", dependencies: ["Numerics", "KerasH5"]),
+        // The command line: thin, delegating to the libraries.
+        .executableTarget(name: "headstart", dependencies: [
+            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),
+        .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
+        .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
+        .testTarget(name: "CLITests", dependencies: ["Extract", "Numerics"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,3 @@
+#pragma once
+#include "hdf5_shim.h"
+#include "codecs.h"
