@@ -91,7 +91,7 @@ extension GraphBuilder {
         branch3x3dbl = conv2d_bn(branch3x3dbl, 384, 3, 3)
         let branch3x3dbl_1 = conv2d_bn(branch3x3dbl, 384, 1, 3)
         let branch3x3dbl_2 = conv2d_bn(branch3x3dbl, 384, 3, 1)
-        let branch3x3dblCat = concatenate([branch3x3dbl_1, branch3x3dbl_2], name: "concatenate_\(i)")
+        let branch3x3dblCat = concatenate([branch3x3dbl_1, branch3x3dbl_2], name: "concatenate_\(i + 1)")
 
         var branchPool = averagePooling3x3Same(x)
         branchPool = conv2d_bn(branchPool, 192, 1, 1)

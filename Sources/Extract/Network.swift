@@ -304,6 +304,26 @@ public final class Network {
 
     // MARK: - Run
 
+    /// Per-step wall time, accumulated over `forward` calls while profiling is on (for the benchmarks).
+    public struct StepProfile { public var name: String; public var flops: Double; public var seconds: Double }
+    public private(set) var profile: [StepProfile] = []
+
+    /// Starts (or restarts) accumulating per-step times; FLOPs are per image.
+    public func startProfiling() {
+        profile = steps.map { step in
+            switch step {
+            case let .gemm(g):
+                let kind = g.im2col.map { "conv \($0.kh)×\($0.kw)/\($0.s)" } ?? "gemm 1×1 ×\(g.epilogues.count)"
+                return StepProfile(name: "\(kind) \(g.h)×\(g.w) k=\(g.k) n=\(g.n)",
+                                   flops: 2 * Double(g.h * g.w * g.k * g.n), seconds: 0)
+            case let .maxPool(_, _, c, _, _, oh, ow):
+                return StepProfile(name: "maxpool \(oh)×\(ow)×\(c)", flops: 0, seconds: 0)
+            case let .avgPool(_, _, c, h, w, bias):
+                return StepProfile(name: "avgpool \(h)×\(w)×\(c)\(bias == nil ? "" : " +bias")", flops: 0, seconds: 0)
+            }
+        }
+    }
+
     /// Runs `batch` images. input: (batch, H, W, 3); output: (batch, outputShape...) — both contiguous NHWC.
     public func forward(_ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>) {
         precondition(batch > 0)
@@ -321,7 +341,15 @@ public final class Network {
         let savedBLASThreads = BLASThreads.current
         BLASThreads.set(1)
         defer { BLASThreads.set(savedBLASThreads) }
-        for step in steps { run(step, batch: batch) }
+        if profile.isEmpty {
+            for step in steps { run(step, batch: batch) }
+        } else {
+            for (i, step) in steps.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                run(step, batch: batch)
+                profile[i].seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            }
+        }
         buffers[0] = nil; buffers[1] = nil
     }
 
