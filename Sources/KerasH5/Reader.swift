@@ -17,8 +17,13 @@ struct KerasWeightsReader {
         guard file >= 0 else {
             let text = hdf5ErrorText()
             if text.contains("truncated") {
-                throw error("truncated HDF5 file: it ends before the size its superblock records, e.g. an "
-                    + "interrupted download or copy (HDF5: \(text))")
+                // HDF5 says "truncated file: eof = 9616, sblock->base_addr = 0, stored_eof = 19232".
+                let sizes = (number(after: " eof = ", in: text), number(after: "stored_eof = ", in: text))
+                if let actual = sizes.0, let recorded = sizes.1 {
+                    throw error("truncated HDF5 file: \(actual) bytes, but its superblock records \(recorded) "
+                        + "(an interrupted download or copy?)")
+                }
+                throw error("truncated HDF5 file (HDF5: \(text))")
             }
             throw error("HDF5 cannot open the file, it may be damaged (HDF5: \(text))")
         }
@@ -169,6 +174,12 @@ struct KerasWeightsReader {
         }
         guard status >= 0 else { throw hdf5Failure("cannot read the values, the file may be damaged") }
         return KerasWeight(name: name, shape: shape, values: values)
+    }
+
+    /// The decimal number following `marker` in `text`.
+    private func number(after marker: String, in text: String) -> Int? {
+        guard let range = text.range(of: marker) else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
     }
 
     private func join(_ a: String, _ b: String) -> String { a.hasSuffix("/") ? a + b : a + "/" + b }
