@@ -22,9 +22,10 @@ func arraySplit<T>(_ items: [T], into n: Int) -> [[T]] {
     return chunks
 }
 
-/// The chunks Keras would write for `strings`: one chunk when the whole array fits under `limit`.
-/// Throws (with the offending string) when one string alone is longer than `limit`, as Keras does.
-func kerasAttributeChunks(_ strings: [String], limit: Int) throws -> [[String]] {
+/// The chunks Keras would write for `strings` (one chunk when the whole array fits under `limit`) and the
+/// numpy item size they share. Throws (with the offending string) when one string alone is longer than
+/// `limit`, as Keras does.
+func kerasAttributeChunks(_ strings: [String], limit: Int) throws -> (chunks: [[String]], itemSize: Int) {
     let lengths = strings.map { $0.utf8.count }
     if let bad = strings.first(where: { $0.utf8.count > limit }) {
         throw AttributeTooLarge(string: bad, limit: limit)
@@ -33,7 +34,7 @@ func kerasAttributeChunks(_ strings: [String], limit: Int) throws -> [[String]] 
     var n = 1
     // np.array_split's largest chunk holds ceil(count / n) items.
     while !strings.isEmpty && (strings.count + n - 1) / n * itemSize > limit { n += 1 }
-    return arraySplit(strings, into: n)
+    return (arraySplit(strings, into: n), itemSize)
 }
 
 struct AttributeTooLarge: Error {

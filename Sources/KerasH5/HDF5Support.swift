@@ -144,6 +144,8 @@ func isScalarStringAttribute(_ loc: hid_t, _ name: String) -> Bool {
 enum StringEncoding {
     /// numpy 'S' array or np.bytes_: size = longest string (at least 1), NUL-padded, ASCII.
     case fixed
+    /// A chunk of a numpy 'S' array: the whole array's item size, however short this chunk's strings are.
+    case fixedSize(Int)
     /// h5py 3 with bytes or str: variable length, NUL-terminated, ASCII.
     case variable
 }
@@ -179,8 +181,11 @@ func writeStringAttribute(_ loc: hid_t, _ name: String, _ strings: [String], sca
         var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
         defer { pointers.forEach { free($0) } }
         guard H5Awrite(attr, type, &pointers) >= 0 else { throw hdf5Failure("cannot write attribute '\(name)'") }
-    case .fixed:
-        let size = max(strings.map { $0.utf8.count }.max() ?? 0, 1)
+    case .fixed, .fixedSize:
+        let longest = max(strings.map { $0.utf8.count }.max() ?? 0, 1)
+        var size = longest
+        if case .fixedSize(let itemSize) = encoding { size = itemSize }
+        precondition(size >= longest, "fixed string size \(size) cannot hold \(longest) bytes")
         H5Tset_size(type, size)
         H5Tset_strpad(type, H5T_STR_NULLPAD)
         var bytes = [UInt8](repeating: 0, count: strings.count * size)

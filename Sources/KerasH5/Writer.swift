@@ -124,15 +124,16 @@ struct KerasWeightsWriter {
 
     /// A list attribute, split into name0, name1, ... exactly when Keras would split it.
     private func writeStringList(_ loc: hid_t, _ name: String, _ strings: [String]) throws {
-        let chunks = try kerasAttributeChunks(strings, limit: limit)
+        let (chunks, itemSize) = try kerasAttributeChunks(strings, limit: limit)
         if chunks.count == 1 {
             // Unsplit: h5py 2 wrote a numpy 'S' array, h5py 3 (Keras 3) a variable-length array.
             try writeStringAttribute(loc, name, strings, scalar: false,
                                      encoding: style == .fixedLength ? .fixed : .variable)
         } else {
-            // Keras assigns numpy 'S' chunks, which h5py stores as fixed-length strings in both generations.
+            // Keras assigns numpy 'S' chunks, which h5py stores as fixed-length strings in both generations,
+            // each with the item size of the whole array.
             for (i, chunk) in chunks.enumerated() {
-                try writeStringAttribute(loc, "\(name)\(i)", chunk, scalar: false, encoding: .fixed)
+                try writeStringAttribute(loc, "\(name)\(i)", chunk, scalar: false, encoding: .fixedSize(itemSize))
             }
         }
     }
