@@ -21,6 +21,13 @@ hid_t hs_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 hid_t hs_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 hid_t hs_h5t_std_i32le(void) { return H5T_STD_I32LE; }
 hid_t hs_h5p_link_create(void) { return H5P_LINK_CREATE; }
+htri_t hs_h5f_is_hdf5(const char *path) {
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    return H5Fis_hdf5(path);
+#endif
+}
 
 struct hs_error_buffer { char *buf; size_t cap; size_t len; };
 

@@ -59,7 +59,7 @@ struct KerasWeightsReader {
             throw error("no such file")
         }
         if isDirectory.boolValue { throw error("is a directory, expected a Keras .h5 weights file") }
-        let status = H5Fis_hdf5(path)
+        let status = hs_h5f_is_hdf5(path)
         if status > 0 { return }
         if status < 0 { throw error("cannot read the file (HDF5: \(hdf5ErrorText()))") }
         throw error("not an HDF5 file: no HDF5 signature (\\x89HDF\\r\\n\\x1a\\n); it \(describeStart())")

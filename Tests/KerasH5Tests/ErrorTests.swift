@@ -51,7 +51,7 @@ final class ErrorTests: XCTestCase {
 
     func testEmptyFileIsNotAnHDF5File() throws {
         let path = try temporaryDirectory(self).appendingPathComponent("empty.h5").path
-        FileManager.default.createFile(atPath: path, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data()))
         let reason = try XCTUnwrap(readError(path)?.reason)
         XCTAssertTrue(reason.hasPrefix("not an HDF5 file") && reason.hasSuffix("it is empty"), reason)
     }

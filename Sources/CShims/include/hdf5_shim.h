@@ -26,6 +26,9 @@ hid_t hs_h5t_ieee_f32le(void);
 hid_t hs_h5t_ieee_f64le(void);
 hid_t hs_h5t_std_i32le(void);
 hid_t hs_h5p_link_create(void);
+// > 0 when the file starts with the HDF5 signature, 0 when not, < 0 when it cannot be read. H5Fis_hdf5 is
+// deprecated from HDF5 1.12 (H5Fis_accessible replaces it), so the choice is made here at compile time.
+htri_t hs_h5f_is_hdf5(const char *path);
 // Writes the descriptions on HDF5's current error stack, outermost call first, joined by "; ", into
 // buf (always NUL-terminated, truncated to cap bytes), then clears the stack. Returns the full length.
 size_t hs_h5_error_message(char *buf, size_t cap);
