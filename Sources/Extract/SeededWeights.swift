@@ -28,9 +28,21 @@ public enum SeededWeights {
 
     // MARK: Layers
 
-    /// Kernel shapes (kh, kw, cin, cout) of all 94 convolutions of InceptionV3 notop, in weights-file order.
+    /// Kernel shapes (kh, kw, cin, cout) of the 94 convolutions, by conv2d_bn call position.
     public static var kernelShapes: [[Int]] {
         inceptionV3Graph(height: 299, width: 299, cut: .mixed10).convs.map(\.kernelShape)
+    }
+
+    /// Streams are numbered in weights-file (`model.layers`) order: conv `c` is the c-th Conv2D of the file and
+    /// BN `b` the b-th BatchNormalization. These map a call position to those numbers.
+    public static var fileOrderOfConv: [Int] { fileOrder { if case let .conv(i) = $0 { return i } else { return nil } } }
+    public static var fileOrderOfBatchNorm: [Int] { fileOrder { if case let .batchNorm(i) = $0 { return i } else { return nil } } }
+
+    private static func fileOrder(_ pick: (KerasModelLayer.Kind) -> Int?) -> [Int] {
+        let calls = KerasOrder.weightedLayers().compactMap { pick($0.kind) }
+        var position = [Int](repeating: 0, count: calls.count)
+        for (p, call) in calls.enumerated() { position[call] = p }
+        return position
     }
 
     /// Conv `c`'s kernel: unit(seed, 1000 + c, j) · float32(√(6 / fan_in)).
@@ -61,16 +73,18 @@ public enum SeededWeights {
         return out
     }
 
-    /// All 94 units with He kernels and BatchNorm calibrated by Swift on the calibration batch.
+    /// All 94 units (by call position) with He kernels and BatchNorm calibrated by Swift on the calibration batch.
     public static func generate(seed: UInt64) -> [ConvBNParameters] {
-        var units = kernelShapes.enumerated().map { c, shape in
-            ConvBNParameters(kernel: kernel(seed: seed, conv: c, shape: shape), kernelShape: shape,
+        let convOrder = fileOrderOfConv, bnOrder = fileOrderOfBatchNorm
+        var units = kernelShapes.enumerated().map { call, shape in
+            ConvBNParameters(kernel: kernel(seed: seed, conv: convOrder[call], shape: shape), kernelShape: shape,
                              beta: [], movingMean: [], movingVariance: [])
         }
         let scale = Float(1.0 / 255.0)
         let input = calibrationImages(seed: seed).map { Float($0) * scale }
-        _ = ReferenceNetwork.forward(input, batch: 4, height: 150, width: 150, cut: .mixed10, weights: &units) { b, stats in
+        _ = ReferenceNetwork.forward(input, batch: 4, height: 150, width: 150, cut: .mixed10, weights: &units) { call, stats in
             let n = stats.mean.count
+            let b = bnOrder[call]
             let beta = beta(seed: seed, bn: b, count: n)
             let mean = (0..<n).map { j in
                 Float(stats.mean[j] + Double(unit(seed, 3000 + UInt64(b), j)) * 0.1 * stats.variance[j].squareRoot())
@@ -83,19 +97,25 @@ public enum SeededWeights {
         return units
     }
 
-    /// All 94 units with kernels from the seed and BatchNorm parameters given as (3, total channels):
-    /// rows beta, moving_mean, moving_variance, channels of all BN layers concatenated in order — the layout of
-    /// the committed `bn-params.npy` produced by the Keras script.
+    /// All 94 units (by call position) with kernels from the seed and BatchNorm parameters given as
+    /// (3, total channels): rows beta, moving_mean, moving_variance, the channels of all BN layers concatenated
+    /// in file order — the layout of the committed `bn-params.npy` produced by the Keras script.
     public static func generate(seed: UInt64, batchNorm: [Float]) -> [ConvBNParameters] {
         let shapes = kernelShapes
+        let convOrder = fileOrderOfConv, bnOrder = fileOrderOfBatchNorm
         let total = shapes.reduce(0) { $0 + $1[3] }
         precondition(batchNorm.count == 3 * total, "batch-norm parameters must be (3, \(total))")
-        var offset = 0
-        return shapes.enumerated().map { c, shape in
+        // Offsets of each BN's channels, in file order.
+        var offsetOfBN = [Int](repeating: 0, count: shapes.count)
+        var callOfBN = [Int](repeating: 0, count: shapes.count)
+        for (call, b) in bnOrder.enumerated() { callOfBN[b] = call }
+        var running = 0
+        for b in 0..<shapes.count { offsetOfBN[b] = running; running += shapes[callOfBN[b]][3] }
+        return shapes.enumerated().map { call, shape in
             let n = shape[3]
-            defer { offset += n }
+            let offset = offsetOfBN[bnOrder[call]]
             return ConvBNParameters(
-                kernel: kernel(seed: seed, conv: c, shape: shape), kernelShape: shape,
+                kernel: kernel(seed: seed, conv: convOrder[call], shape: shape), kernelShape: shape,
                 beta: Array(batchNorm[offset..<(offset + n)]),
                 movingMean: Array(batchNorm[(total + offset)..<(total + offset + n)]),
                 movingVariance: Array(batchNorm[(2 * total + offset)..<(2 * total + offset + n)]))
