@@ -312,3 +312,53 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(try FeatureCache(path: out, fingerprint: nil).counts().records, 0, "nothing written before the check")
     }
 }
+
+final class ConcurrencyTests: XCTestCase {
+    /// Readers on other threads keep reading committed records correctly while one writer commits and the map
+    /// doubles under them (mdb_env_set_mapsize waits for no open transaction in this process).
+    func testReadersRunBesideAWriterThatGrowsTheMap() throws {
+        let shape = [4, 4, 64]
+        let cache = try FeatureCache(path: temporaryDirectory(self), fingerprint: testFingerprint(dtype: .f32, shape: shape),
+                                     initialMapSize: 64 << 10)
+        let batches = 60
+        let committed = UnsafeMutablePointer<Int>.allocate(capacity: 1)  // batches visible so far (guarded by lock)
+        committed.initialize(to: 0)
+        defer { committed.deallocate() }
+        let lock = NSLock()
+        var failures = [String]()
+        var reads = 0
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            if worker == 0 {
+                for b in 0..<batches {
+                    let records = (0..<4).map { PendingRecord(key: testKey(b * 4 + $0), values: testValues(1024, seed: UInt64(b * 4 + $0))) }
+                    do { try cache.commit(batch: Batch(records: records)) } catch {
+                        lock.lock(); failures.append("commit \(b): \(error)"); lock.unlock()
+                    }
+                    lock.lock(); committed.pointee = b + 1; lock.unlock()
+                }
+            } else {
+                var done = false
+                var i = worker
+                while !done {
+                    lock.lock(); let n = committed.pointee; done = n == batches; lock.unlock()
+                    guard n > 0 else { continue }
+                    let id = (i * 7919) % (n * 4)
+                    i += 1
+                    do {
+                        let r = try cache.record(key: testKey(id))
+                        if r?.values != testValues(1024, seed: UInt64(id)) {
+                            lock.lock(); failures.append("record \(id) read back wrong"); lock.unlock()
+                        }
+                        lock.lock(); reads += 1; lock.unlock()
+                    } catch {
+                        lock.lock(); failures.append("read \(id): \(error)"); lock.unlock()
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(failures, [])
+        XCTAssertGreaterThan(reads, 0)
+        XCTAssertGreaterThan(cache.mapGrowths, 0, "the map must have grown during the run")
+        XCTAssertEqual(try cache.counts().records, batches * 4)
+    }
+}
