@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
-        .testTarget(name: "CLITests", dependencies: ["Extract", "Numerics"]),
+        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics"]),
     ],
     swiftLanguageModes: [.v5]
 )

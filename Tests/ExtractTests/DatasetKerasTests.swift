@@ -4,7 +4,7 @@ import XCTest
 
 /// The scan lists the same files, in the same order, with the same class ids as Keras's own
 /// `DirectoryIterator` (flow_from_directory, shuffle=False) on a tree with awkward names.
-/// Needs /work/venv/bin/python with keras; skipped otherwise.
+/// Needs a Python with keras ($HEADSTART_PYTHON or /work/venv/bin/python); skipped otherwise.
 final class DatasetKerasTests: XCTestCase {
     static let script = """
         import json, sys
@@ -15,8 +15,16 @@ final class DatasetKerasTests: XCTestCase {
         """
 
     func testScanListsWhatKerasFlowFromDirectoryLists() throws {
-        let python = "/work/venv/bin/python"
+        let python = ProcessInfo.processInfo.environment["HEADSTART_PYTHON"] ?? "/work/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else { throw XCTSkip("\(python) is absent (needs keras)") }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: python)
+        probe.arguments = ["-c", "import keras"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else { throw XCTSkip("\(python) cannot import keras") }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("headstart-keras-walk-\(UUID().uuidString)")
         addTeardownBlock { try? FileManager.default.removeItem(at: root) }
         let files = [

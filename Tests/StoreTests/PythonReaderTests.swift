@@ -12,9 +12,11 @@ final class PythonReaderTests: XCTestCase {
         return u
     }
 
-    /// /work/venv/bin/python, else python3 on PATH, whichever imports lmdb and numpy.
+    /// $HEADSTART_PYTHON (set by scripts/test), /work/venv/bin/python, else python3 on PATH, whichever imports
+    /// lmdb and numpy.
     static func python() -> String? {
-        for candidate in ["/work/venv/bin/python", "python3"] {
+        let env = ProcessInfo.processInfo.environment["HEADSTART_PYTHON"].map { [$0] } ?? []
+        for candidate in env + ["/work/venv/bin/python", "python3"] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = [candidate, "-c", "import lmdb, numpy"]
@@ -29,7 +31,7 @@ final class PythonReaderTests: XCTestCase {
 
     func readWithPython(cache: String, path: String) throws -> [String: Any] {
         guard let python = Self.python() else {
-            throw XCTSkip("no python with the lmdb and numpy modules (tried /work/venv/bin/python, python3); pip install lmdb numpy")
+            throw XCTSkip("no python with the lmdb and numpy modules (tried $HEADSTART_PYTHON, /work/venv/bin/python, python3); run scripts/setup")
         }
         let script = Self.repoRoot.appendingPathComponent("Tools/cache-reader/read_cache.py").path
         let p = Process()

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Headstart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "headstart",
+        abstract: "Fast transfer learning on a frozen InceptionV3: extract features once, train heads in seconds.",
+        discussion: """
+        Stage one runs every image once through Keras InceptionV3 cut at a mixed layer (mixed7 by default: \
+        150×150×3 → 7×7×768) and caches the activations. Stage two trains a small dense head over the cache, \
+        so an epoch costs a few matrix products instead of a full network pass. Numbers match Keras for the \
+        same weights file and images.
+
+        The real ImageNet weights are Keras's inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5. \
+        Without a network, `headstart seeded-weights` writes a file of the same layout generated from a seed.
+        """,
+        subcommands: [Features.self, SeededWeightsCommand.self])
+}
