@@ -103,4 +103,56 @@ final class KerasParityTests: XCTestCase {
             XCTAssertEqual(Double(out.max()!), expected["max"] as! Double, accuracy: 1e-4 * Double(maxAbs), "\(cut.rawValue) max")
         }
     }
+
+    static let imageFiles = ["keras/image0-horse-rgba.png", "keras/image1-human-rgb-q90.jpg", "keras/image2-horse-gray.png"]
+
+    func testPreprocessedInputIsBitIdenticalToKeras() throws {
+        let extractor = try FeatureExtractor(weights: BaseWeights.load(path: Self.weightsPath), settings: ExtractionSettings())
+        for (k, file) in Self.imageFiles.enumerated() {
+            var input = [Float](repeating: .nan, count: extractor.inputCount)
+            try input.withUnsafeMutableBufferPointer { _ = try extractor.prepare(path: Fixtures.path(file), into: $0, slot: 0) }
+            let keras = try Fixtures.floats("keras/input\(k).npy")
+            XCTAssertTrue(input == keras, "\(file): preprocessed input differs from Keras's in \(zip(input, keras).filter { $0 != $1 }.count) values")
+        }
+    }
+
+    /// mixed7 at other input sizes, with inception preprocessing and with bilinear resizing, against Keras's
+    /// summaries (shape, mean, extremes, 32 sampled values) and the SHA-256 of Keras's resized pixels.
+    func testMixed7VariantsMatchKerasSummaries() throws {
+        let variants = try Fixtures.json("keras/summaries.json")["variants"] as! [String: [String: Any]]
+        let cases: [(String, ExtractionSettings)] = [
+            ("mixed7_input75_nearest_rescale", ExtractionSettings(size: 75)),
+            ("mixed7_input299_nearest_rescale", ExtractionSettings(size: 299)),
+            ("mixed7_input150_nearest_inception", ExtractionSettings(preprocess: .inception)),
+            ("mixed7_input150_bilinear_rescale", ExtractionSettings(resize: .bilinear)),
+        ]
+        let weights = try BaseWeights.load(path: Self.weightsPath)
+        for (name, settings) in cases {
+            let expected = variants[name]!
+            let decoded = try ImageDecoder.load(path: Fixtures.path(Self.imageFiles[0]), height: settings.size,
+                                                width: settings.size, method: settings.resize)
+            XCTAssertEqual(decoded.image.pixels.withUnsafeBytes { SHA256Hasher.digest($0).hex },
+                           expected["resized_pixels_sha256"] as! String, "\(name): resized pixels")
+            let extractor = try FeatureExtractor(weights: weights, settings: settings)
+            let out = try extractor.features(paths: [Fixtures.path(Self.imageFiles[0])])
+            let summary = expected["output"] as! [String: Any]
+            XCTAssertEqual(extractor.featureShape, summary["shape"] as! [Int], name)
+            let maxAbs = Float(summary["max"] as! Double)
+            for (i, v) in zip(summary["sample_indices"] as! [Int], summary["sample_values"] as! [Double]) {
+                XCTAssertEqual(out[i], Float(v), accuracy: 1e-4 * maxAbs, "\(name)[\(i)]")
+            }
+            let mean = out.reduce(0.0) { $0 + Double($1) } / Double(out.count)
+            XCTAssertEqual(mean, summary["mean"] as! Double, accuracy: 1e-5 * Double(maxAbs), "\(name) mean")
+            XCTAssertEqual(out.max()!, maxAbs, accuracy: 1e-4 * maxAbs, "\(name) max")
+        }
+    }
+
+    /// The same horse photo read from the shared Horses-or-Humans folder, as a user would point headstart at it.
+    func testARealHorsesOrHumansImageGivesKerasMixed7() throws {
+        let root = try Fixtures.horsesOrHumans()
+        let path = root.appendingPathComponent("train/horses/horse12-2.png").path
+        let extractor = try FeatureExtractor(weights: BaseWeights.load(path: Self.weightsPath), settings: ExtractionSettings())
+        assertClose(try extractor.features(paths: [path]), try Fixtures.floats("keras/mixed7-0.npy"), relativeTo: 1e-4,
+                    "mixed7 of \(path)")
+    }
 }
