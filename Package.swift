@@ -39,11 +39,14 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
         .target(name: "HeadTrain", dependencies: ["Numerics", "KerasH5"]),
+        // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
+        .target(name: "Pipeline", dependencies: [
+            "Extract", "Store", "HeadTrain", "Numerics", .product(name: "Yams", package: "Yams"),
+        ]),
         // The command line: thin, delegating to the libraries.
         .executableTarget(name: "headstart", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics",
+            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Yams", package: "Yams"),
         ]),
 
         // The figures in BENCHMARKS.md (run in release).
@@ -53,7 +56,8 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
-        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics"]),
+        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store"]),
     ],
     swiftLanguageModes: [.v5]
 )

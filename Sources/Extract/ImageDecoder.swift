@@ -149,7 +149,7 @@ public enum ImageDecoder {
     }
 
     /// Reads a whole file, turning each way it can fail into a specific `ImageError`.
-    static func readFile(_ path: String) throws -> [UInt8] {
+    public static func readFile(_ path: String) throws -> [UInt8] {
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT || errno == ENOTDIR { throw ImageError(path: path, reason: .missing) }

@@ -111,8 +111,8 @@ public struct CacheFingerprint: Codable, Equatable, Sendable {
         func cmp(_ name: String, _ a: String, _ b: String) {
             if a != b { out.append(FingerprintDifference(field: name, old: a, new: b)) }
         }
+        // The weights are identified by content; their file name is for people and may change freely.
         cmp("weightsSHA256", weightsSHA256, other.weightsSHA256)
-        cmp("weightsName", weightsName, other.weightsName)
         cmp("layer", layer, other.layer)
         cmp("inputSize", "\(inputSize)", "\(other.inputSize)")
         cmp("resize", resize, other.resize)

@@ -33,10 +33,12 @@ struct Features: ParsableCommand {
     }
 
     func run() throws {
-        let extractor = try network.extractor()
+        let settings = try network.settings()
+        let weights = try BaseWeights.load(path: try network.weightsPath(), cut: settings.layer)
+        let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
         let values = try extractor.features(paths: images, batchSize: batch)
         try NPY.write(floats: values, shape: [images.count] + extractor.featureShape, to: out)
         let shape = ([images.count] + extractor.featureShape).map(String.init).joined(separator: ", ")
-        print("wrote \(out): float32 (\(shape)) from InceptionV3 \(network.layer.rawValue) with \(URL(fileURLWithPath: network.weights).lastPathComponent)")
+        print("wrote \(out): float32 (\(shape)) from InceptionV3 \(settings.layer.rawValue) with \(weights.sourceName)")
     }
 }

@@ -1,47 +1,67 @@
 import ArgumentParser
 import Extract
 import Foundation
+import Pipeline
+import Store
 
 extension CutLayer: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
 extension PreprocessMode: ExpressibleByArgument {}
+extension FeatureDType: ExpressibleByArgument {}
 
-/// What decides an image's features besides the weights; shared by every command that runs the base network.
+/// What decides an image's features besides the images: shared by every command that runs the base network.
+/// Unset options come from a pipeline file when one is given, else from the book's recipe.
 struct NetworkOptions: ParsableArguments {
-    @Option(help: "Keras weights file of InceptionV3 without its top (the notop .h5).")
-    var weights: String
+    @Option(help: "Keras weights file of InceptionV3 without its top (inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5).")
+    var weights: String?
 
-    @Option(help: ArgumentHelp("Where to cut the network.", valueName: "mixed0…mixed10"))
-    var layer: CutLayer = .mixed7
+    @Option(help: ArgumentHelp("Where to cut the network (default mixed7).", valueName: "mixed0…mixed10"))
+    var layer: CutLayer?
 
-    @Option(help: "Input size in pixels (images are resized to size×size; at least 75).")
-    var size: Int = 150
+    @Option(help: "Input size in pixels; images are resized to size×size (default 150, at least 75).")
+    var size: Int?
 
     @Option(help: ArgumentHelp("Resizing as Keras load_img does it: nearest (its default) or bilinear (antialiased when shrinking).", valueName: "nearest|bilinear"))
-    var resize: ResizeMethod = .nearest
+    var resize: ResizeMethod?
 
-    @Option(help: ArgumentHelp("rescale: x/255, as the book's ImageDataGenerator(rescale=1./255); inception: x/127.5 − 1, as Keras preprocess_input.", valueName: "rescale|inception"))
-    var preprocess: PreprocessMode = .rescale
+    @Option(help: ArgumentHelp("rescale: x/255, as the book's ImageDataGenerator(rescale=1./255) (default); inception: x/127.5 − 1, as Keras preprocess_input.", valueName: "rescale|inception"))
+    var preprocess: PreprocessMode?
 
-    @Option(help: "Threads for the network (each GEMM runs on one; 0 = all cores).")
+    @Option(help: "Threads for the network (0 = all cores).")
     var threads: Int = 0
 
-    var settings: ExtractionSettings {
-        ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess)
-    }
-
-    var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
-
     func validate() throws {
-        guard size >= Network.minimumInputSize else {
+        if let size, size < Network.minimumInputSize {
             throw ValidationError("--size \(size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
         }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or more.") }
     }
 
-    /// Loads the weights file and builds the extractor.
-    func extractor() throws -> FeatureExtractor {
-        let w = try BaseWeights.load(path: weights, cut: layer)
-        return try FeatureExtractor(weights: w, settings: settings, threads: threadCount)
+    var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// The settings, from these options, then `pipeline`, then the book's defaults.
+    func settings(_ pipeline: PipelineDefinition.ExtractSection? = nil) throws -> ExtractionSettings {
+        let d = ExtractionSettings()
+        func parse<T: RawRepresentable>(_ raw: String?, _ what: String) throws -> T? where T.RawValue == String {
+            guard let raw else { return nil }
+            guard let v = T(rawValue: raw) else { throw ValidationError("pipeline file: \(what) '\(raw)' is not known.") }
+            return v
+        }
+        let s = ExtractionSettings(
+            layer: try layer ?? parse(pipeline?.layer, "extract.layer") ?? d.layer,
+            size: size ?? pipeline?.size ?? d.size,
+            resize: try resize ?? parse(pipeline?.resize, "extract.resize") ?? d.resize,
+            preprocess: try preprocess ?? parse(pipeline?.preprocess, "extract.preprocess") ?? d.preprocess)
+        guard s.size >= Network.minimumInputSize else {
+            throw ValidationError("size \(s.size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
+        }
+        return s
+    }
+
+    func weightsPath(_ pipeline: PipelineDefinition? = nil) throws -> String {
+        guard let w = weights ?? pipeline?.weights else {
+            throw ValidationError("Give the weights file with --weights (the notop .h5; `headstart seeded-weights` makes a test one).")
+        }
+        return w
     }
 }

@@ -1,0 +1,316 @@
+import Dispatch
+import Extract
+import Foundation
+import Numerics
+import Store
+
+/// One `headstart extract` run: a dataset folder into a feature cache.
+public struct ExtractionJob: Sendable {
+    public var dataset: URL
+    public var cache: String
+    /// Fraction of each class held out for validation when the dataset has no train/validation folders.
+    public var validationSplit: Double = 0
+    public var dtype: FeatureDType = .f16
+    public var batchSize: Int = 32
+    /// Only the images whose content key falls in shard `index` of `count` (for several machines).
+    public var shard: (index: Int, count: Int)? = nil
+    /// Only the first `limit` images of the dataset (in its sorted order).
+    public var limit: Int? = nil
+    /// Delete the cache's contents first.
+    public var rebuild = false
+    /// Threads that read, hash and decode images, overlapped with the network.
+    public var decodeThreads = 2
+
+    public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
+}
+
+public struct ExtractionProgress: Sendable {
+    public var done = 0, total = 0
+    public var extracted = 0, reused = 0, failed = 0
+    public var elapsed = 0.0
+}
+
+public struct ExtractionSummary: Sendable {
+    public var classNames: [String] = []
+    /// Images of the dataset considered by this run (after --limit, before --shard).
+    public var considered = 0
+    /// Images whose features the network computed in this run.
+    public var extracted = 0
+    /// Images whose features were already cached (same content, this run or an earlier one).
+    public var reused = 0
+    /// Images left to other shards.
+    public var otherShards = 0
+    /// Files that could not be used, with the reason (also in the cache's errors table).
+    public var failed: [(path: String, reason: String)] = []
+    /// Index entries of files no longer in the dataset, removed.
+    public var removed = 0
+    /// Files that decoded with libjpeg warnings ("Corrupt JPEG data"): count and first message.
+    public var warnings: [(path: String, count: Int, first: String)] = []
+    /// Validation files whose content is also in train: kept in train only, so the splits stay disjoint.
+    public var splitCollisions: [(validation: String, train: String)] = []
+    public var seconds = 0.0, decodeSeconds = 0.0, networkSeconds = 0.0, writeSeconds = 0.0
+    public var counts = CacheCounts()
+}
+
+public enum Extraction {
+    /// The cache fingerprint for features made by `extractor` from the weights `weights`.
+    public static func fingerprint(_ extractor: FeatureExtractor, weights: InceptionV3Weights, dtype: FeatureDType) -> CacheFingerprint {
+        let s = extractor.settings
+        return CacheFingerprint(
+            weightsSHA256: weights.sha256, weightsName: weights.sourceName, layer: s.layer.rawValue,
+            inputSize: [s.size, s.size], resize: s.resize.rawValue, preprocess: s.preprocess.rawValue, dtype: dtype,
+            featureShape: extractor.featureShape)
+    }
+
+    /// What the reading stage found for one file.
+    private enum Prepared {
+        case failed(String)
+        case otherShard
+        /// Cached already (by an earlier run, or earlier in this one).
+        case cached(ContentKey)
+        /// Decoded into `slot` of the chunk's input buffer.
+        case decoded(ContentKey, slot: Int, warnings: Int, firstWarning: String?)
+    }
+
+    private final class Chunk {
+        var items: [DatasetItem] = []
+        var prepared: [Prepared] = []
+        var input: UnsafeMutableBufferPointer<Float>
+        var decodeSeconds = 0.0
+        init(capacity: Int) { input = .allocate(capacity: capacity) }
+        deinit { input.deallocate() }
+    }
+
+    /// Runs `job`: every image of the dataset is read and hashed; images whose content is cached are reused,
+    /// the others are decoded on `decodeThreads` threads while the network runs the previous batch; each batch
+    /// is committed in one transaction, so a killed run leaves every finished batch and nothing partial.
+    public static func run(
+        _ job: ExtractionJob, extractor: FeatureExtractor, weights: InceptionV3Weights,
+        progress: (ExtractionProgress) -> Void = { _ in }
+    ) throws -> ExtractionSummary {
+        let start = now()
+        let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
+        let items = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
+        let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
+                                     rebuild: job.rebuild)
+        try cache.setClassNames(dataset.classNames, replace: true)
+
+        var summary = ExtractionSummary()
+        summary.classNames = dataset.classNames
+        summary.considered = items.count
+        var existing = [String: IndexEntry]()
+        for e in try cache.indexEntries() { existing[e.path] = e }
+        let present = Set(dataset.items.map(\.relativePath))
+        let problems = dataset.problems.map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
+        let problemPaths = Set(problems.map(\.path))
+        let stale = existing.keys.filter { !present.contains($0) }
+            + (try cache.errorEntries()).map(\.path).filter { !present.contains($0) && !problemPaths.contains($0) }
+        summary.removed = existing.keys.filter { !present.contains($0) }.count
+        try cache.commit(batch: Batch(errors: problems, removedPaths: stale))
+        summary.failed += problems.map { ($0.path, $0.reason) }
+
+        // Reading stage → network stage, through a queue of at most two chunks; chunk buffers are recycled.
+        let batch = max(1, job.batchSize)
+        let chunkCount = (items.count + batch - 1) / batch
+        let full = BlockingQueue<Result<Chunk, Error>?>(capacity: 1)
+        let free = BlockingQueue<Chunk>(capacity: 2)
+        for _ in 0..<2 { free.put(Chunk(capacity: batch * extractor.inputCount)) }
+        let reader = Thread {
+            var seen = Set<ContentKey>()  // keys sent to the network in this run
+            for c in 0..<chunkCount {
+                let chunk = free.take()
+                chunk.items = Array(items[(c * batch)..<min(items.count, (c + 1) * batch)])
+                let t0 = now()
+                do {
+                    chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, shard: job.shard,
+                                                 threads: job.decodeThreads, seen: &seen)
+                } catch {
+                    full.put(.failure(error))
+                    return
+                }
+                chunk.decodeSeconds = now() - t0
+                full.put(.success(chunk))
+            }
+            full.put(nil)
+        }
+        reader.stackSize = 4 << 20
+        reader.start()
+
+        var output = [Float](repeating: 0, count: batch * extractor.featureCount)
+        var state = ExtractionProgress()
+        state.total = items.count
+        while let next = full.take() {
+            let chunk = try next.get()
+            summary.decodeSeconds += chunk.decodeSeconds
+            let slots = chunk.prepared.reduce(0) { n, p in if case .decoded = p { return n + 1 } else { return n } }
+            if slots > 0 {
+                let t0 = now()
+                output.withUnsafeMutableBufferPointer { out in
+                    extractor.run(UnsafePointer(chunk.input.baseAddress!), count: slots, into: out.baseAddress!)
+                }
+                summary.networkSeconds += now() - t0
+            }
+            var writes = Batch()
+            for (item, prepared) in zip(chunk.items, chunk.prepared) {
+                let key: ContentKey
+                switch prepared {
+                case let .failed(reason):
+                    writes.errors.append(ErrorEntry(path: item.relativePath, reason: reason))
+                    summary.failed.append((item.relativePath, reason))
+                    state.failed += 1
+                    continue
+                case .otherShard:
+                    summary.otherShards += 1
+                    continue
+                case let .cached(k):
+                    key = k
+                    summary.reused += 1; state.reused += 1
+                case let .decoded(k, slot, warnings, first):
+                    key = k
+                    let n = extractor.featureCount
+                    writes.records.append(PendingRecord(key: k, values: Array(output[(slot * n)..<((slot + 1) * n)])))
+                    summary.extracted += 1; state.extracted += 1
+                    if warnings > 0 { summary.warnings.append((item.relativePath, warnings, first ?? "")) }
+                }
+                let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
+                                       split: item.split == .train ? .train : .validation, fileSize: item.fileSize,
+                                       modificationTimeNanoseconds: item.modificationTimeNanoseconds)
+                if existing[item.relativePath] != entry { writes.entries.append(entry) }
+            }
+            let t0 = now()
+            try cache.commit(batch: writes)
+            summary.writeSeconds += now() - t0
+            state.done += chunk.items.count
+            state.elapsed = now() - start
+            progress(state)
+            free.put(chunk)
+        }
+
+        // Content in both splits: keep it in train only.
+        let entries = try cache.indexEntries()
+        var trainPath = [ContentKey: String]()
+        for e in entries where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
+        var moves = Batch()
+        for e in entries where e.split == .validation {
+            if let t = trainPath[e.key] {
+                summary.splitCollisions.append((e.path, t))
+                moves.errors.append(ErrorEntry(path: e.path, reason: "same content as train file \(t): kept in train only, so the splits stay disjoint"))
+            }
+        }
+        if !moves.errors.isEmpty { try cache.commit(batch: moves) }
+        summary.counts = try cache.counts()
+        summary.seconds = now() - start
+        return summary
+    }
+
+    /// The reading stage for one chunk: read and hash every file, decide what needs the network, decode those
+    /// into consecutive slots. Runs on `threads` threads.
+    private static func prepare(
+        _ chunk: Chunk, extractor: FeatureExtractor, cache: FeatureCache, shard: (index: Int, count: Int)?,
+        threads: Int, seen: inout Set<ContentKey>
+    ) throws -> [Prepared] {
+        let items = chunk.items
+        var bytes = [[UInt8]?](repeating: nil, count: items.count)
+        var result = [Prepared](repeating: .otherShard, count: items.count)
+        var keys = [ContentKey?](repeating: nil, count: items.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
+            var i = t
+            while i < items.count {
+                do {
+                    let b = try ImageDecoder.readFile(items[i].url.path)
+                    let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
+                    lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
+                } catch {
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i])); lock.unlock()
+                }
+                i += threads
+            }
+        }
+        // Decide sequentially, so identical files in one chunk are extracted once.
+        var toDecode: [(index: Int, slot: Int)] = []
+        for i in items.indices {
+            guard let key = keys[i] else { continue }
+            if let shard, Int(key.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(shard.count)) != shard.index {
+                result[i] = .otherShard
+            } else if try seen.contains(key) || cache.contains(key: key) {
+                result[i] = .cached(key)
+            } else {
+                seen.insert(key)
+                toDecode.append((i, toDecode.count))
+                result[i] = .decoded(key, slot: -1, warnings: 0, firstWarning: nil)
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, toDecode.count))) { t in
+            var j = t
+            while j < toDecode.count {
+                let (i, slot) = toDecode[j]
+                let outcome: Prepared
+                do {
+                    let d = try extractor.prepare(data: bytes[i]!, name: items[i].relativePath, into: chunk.input, slot: slot)
+                    outcome = .decoded(keys[i]!, slot: slot, warnings: d.warningCount, firstWarning: d.firstWarning)
+                } catch {
+                    outcome = .failed(reason(error, item: items[i]))
+                }
+                lock.lock(); result[i] = outcome; lock.unlock()
+                j += threads
+            }
+        }
+        // A file that failed to decode leaves its slot unused; compact the decoded ones to slots 0..<m.
+        var next = 0
+        for i in result.indices {
+            guard case let .decoded(key, slot, w, f) = result[i] else { continue }
+            if slot != next {
+                let n = extractor.inputCount
+                (chunk.input.baseAddress! + next * n).update(from: chunk.input.baseAddress! + slot * n, count: n)
+            }
+            result[i] = .decoded(key, slot: next, warnings: w, firstWarning: f)
+            next += 1
+        }
+        // Identical bytes fail identically: a file marked cached because an identical one in this chunk was to
+        // be decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
+        var failedKeys = [ContentKey: String]()
+        for i in result.indices { if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k) } }
+        for i in result.indices {
+            if case let .cached(k) = result[i], let r = failedKeys[k], !(try cache.contains(key: k)) { result[i] = .failed(r) }
+        }
+        return result
+    }
+
+    /// An error's reason without the path (the cache's errors table is keyed by path).
+    private static func reason(_ error: Error, item: DatasetItem) -> String {
+        if let e = error as? ImageError {
+            let text = "\(e)"
+            for prefix in [e.path + ": ", item.relativePath + ": "] where text.hasPrefix(prefix) {
+                return String(text.dropFirst(prefix.count))
+            }
+            return text
+        }
+        return "\(error)"
+    }
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// A bounded blocking queue between two threads.
+final class BlockingQueue<T> {
+    private var items: [T] = []
+    private let capacity: Int
+    private let condition = NSCondition()
+    init(capacity: Int) { self.capacity = capacity }
+    func put(_ x: T) {
+        condition.lock()
+        while items.count >= capacity { condition.wait() }
+        items.append(x)
+        condition.broadcast()
+        condition.unlock()
+    }
+    func take() -> T {
+        condition.lock()
+        while items.isEmpty { condition.wait() }
+        let x = items.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return x
+    }
+}

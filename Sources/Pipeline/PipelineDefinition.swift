@@ -1,0 +1,77 @@
+import Foundation
+import Yams
+
+/// A pipeline file (`pipelines/*.yaml`): where the data, weights and outputs are, and the settings of each
+/// stage. Relative paths are taken from the current directory, as the paths given on the command line are.
+/// Every key is optional; the command line overrides what the file says, and Keras's book settings fill the rest.
+public struct PipelineDefinition: Codable, Equatable {
+    public var name: String?
+    public var dataset: String?
+    public var weights: String?
+    public var cache: String?
+    public var output: String?
+    public var extract: ExtractSection?
+    public var train: TrainSection?
+
+    public struct ExtractSection: Codable, Equatable {
+        public var layer: String?
+        public var size: Int?
+        public var resize: String?
+        public var preprocess: String?
+        public var dtype: String?
+        public var batch: Int?
+        public var validationSplit: Double?
+        public var limit: Int?
+        enum CodingKeys: String, CodingKey {
+            case layer, size, resize, preprocess, dtype, batch, limit
+            case validationSplit = "validation_split"
+        }
+    }
+
+    public struct TrainSection: Codable, Equatable {
+        public var epochs: Int?
+        public var batch: Int?
+        public var lr: Double?
+        public var hidden: Int?
+        public var dropout: Double?
+        public var seed: UInt64?
+        public var shuffle: Bool?
+        public var earlyStop: Int?
+        enum CodingKeys: String, CodingKey {
+            case epochs, batch, lr, hidden, dropout, seed, shuffle
+            case earlyStop = "early_stop"
+        }
+    }
+
+    public struct LoadError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "\(path): \(reason)" }
+    }
+
+    public static func load(path: String) throws -> PipelineDefinition {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw LoadError(path: path, reason: "cannot read the pipeline file (\(error.localizedDescription))")
+        }
+        do {
+            return try YAMLDecoder().decode(PipelineDefinition.self, from: text)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw LoadError(path: path, reason: "missing key \(key.stringValue) at \(codingPath(context))")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            throw LoadError(path: path, reason: "\(codingPath(context)): \(context.debugDescription)")
+        } catch {
+            throw LoadError(path: path, reason: "not a readable pipeline (\(error))")
+        }
+    }
+
+    private static func codingPath(_ c: DecodingError.Context) -> String {
+        c.codingPath.isEmpty ? "the top level" : c.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+
+    /// Whether a command-line argument names a pipeline file rather than a folder.
+    public static func isPipelineFile(_ path: String) -> Bool {
+        path.hasSuffix(".yaml") || path.hasSuffix(".yml")
+    }
+}

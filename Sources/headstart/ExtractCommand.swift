@@ -1,0 +1,124 @@
+import ArgumentParser
+import Extract
+import Foundation
+import Pipeline
+import Store
+
+/// `--shard i/n`.
+struct Shard: ExpressibleByArgument {
+    var index: Int, count: Int
+    init?(argument: String) {
+        let parts = argument.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+        index = i; count = n
+    }
+}
+
+struct ExtractCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "Stage one: run every image of a dataset once through the base and cache its features.",
+        discussion: """
+        DATASET is a folder laid out as Keras flow_from_directory expects — one subfolder per class, class ids \
+        from the sorted folder names — either with train/ and validation/ subfolders (DATASET/train/horses, …) \
+        or flat with --validation-split. Or a pipeline file (pipelines/*.yaml) naming the dataset, weights, \
+        cache and settings; options given here override it.
+
+        Records are keyed by the SHA-256 of each file's bytes, so identical files are extracted once, a changed \
+        file is extracted again and a moved one is not. Running again does no network work for what is cached, \
+        picks up new and changed files and forgets removed ones. Every batch is one transaction: a killed run \
+        leaves a consistent cache that the next run resumes. Files that cannot be used (corrupt, truncated, \
+        unsupported, too large) are listed with the reason and skipped; the run goes on.
+
+        Examples:
+          headstart extract data/horse-or-human --weights notop.h5 --cache out/hh-cache
+          headstart extract pipelines/horses-or-humans.yaml --dtype f32
+          headstart extract data/PetImages --validation-split 0.1 --shard 0/4 --weights notop.h5 --cache shard0
+        """)
+
+    @Argument(help: "Dataset folder, or a pipeline .yaml file.")
+    var dataset: String
+
+    @Option(help: "The cache folder (created if needed).")
+    var cache: String?
+
+    @OptionGroup var network: NetworkOptions
+
+    @Option(help: ArgumentHelp("How features are stored: f16 (half the size; rounding ~5e-4 relative) or f32 (exact).", valueName: "f16|f32"))
+    var dtype: FeatureDType?
+
+    @Option(help: "Images per network batch (default 32).")
+    var batch: Int?
+
+    @Option(help: "Fraction of each class held out for validation when the dataset has no train/validation folders; decided by a stable hash of the file's path, so adding files never reshuffles.")
+    var validationSplit: Double?
+
+    @Option(help: ArgumentHelp("Only the images whose content key falls in shard i of n (for running on several machines; merge with `headstart cache merge`).", valueName: "i/n"))
+    var shard: Shard?
+
+    @Option(help: "Only the first N images of the dataset.")
+    var limit: Int?
+
+    @Flag(help: "Delete the cache's contents and start over (needed when the settings or weights changed).")
+    var rebuild = false
+
+    func validate() throws {
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1.") }
+        if let v = validationSplit, !(0..<1).contains(v) { throw ValidationError("--validation-split must be in [0, 1).") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1.") }
+    }
+
+    func run() throws {
+        let pipeline = PipelineDefinition.isPipelineFile(dataset) ? try PipelineDefinition.load(path: dataset) : nil
+        guard let datasetPath = pipeline.map({ $0.dataset }) ?? dataset else {
+            throw ValidationError("\(dataset) names no dataset (add `dataset:`).")
+        }
+        guard let cachePath = cache ?? pipeline?.cache else {
+            throw ValidationError("Give the cache folder with --cache.")
+        }
+        let settings = try network.settings(pipeline?.extract)
+        let weights = try BaseWeights.load(path: try network.weightsPath(pipeline), cut: settings.layer)
+        let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
+        var job = ExtractionJob(dataset: URL(fileURLWithPath: datasetPath), cache: cachePath)
+        if let raw = pipeline?.extract?.dtype, FeatureDType(rawValue: raw) == nil {
+            throw ValidationError("\(dataset): extract.dtype '\(raw)' is not f16 or f32.")
+        }
+        job.dtype = dtype ?? pipeline?.extract?.dtype.flatMap(FeatureDType.init) ?? .f16
+        job.batchSize = batch ?? pipeline?.extract?.batch ?? 32
+        job.validationSplit = validationSplit ?? pipeline?.extract?.validationSplit ?? 0
+        job.shard = shard.map { ($0.index, $0.count) }
+        job.limit = limit ?? pipeline?.extract?.limit
+        job.rebuild = rebuild
+
+        let reporter = ProgressReporter("extract")
+        let s = try Extraction.run(job, extractor: extractor, weights: weights) { p in
+            reporter.update(done: p.done, total: p.total, elapsed: p.elapsed,
+                            detail: "\(p.extracted) extracted, \(p.reused) reused, \(p.failed) skipped")
+        }
+        print(render(s, cache: cachePath, dtype: job.dtype))
+    }
+
+    func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType) -> String {
+        var lines: [String] = []
+        let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
+        lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
+                            s.considered, s.seconds, s.extracted, rate, s.reused, s.failed.count))
+        lines.append(String(format: "time: network %.1f s, decoding %.1f s (overlapped with the network), cache writes %.2f s",
+                            s.networkSeconds, s.decodeSeconds, s.writeSeconds))
+        func perClass(_ split: Split) -> String {
+            let byLabel = s.counts.entriesBySplitAndLabel[split] ?? [:]
+            let parts = s.classNames.enumerated().map { "\($1) \(byLabel[Int32($0)] ?? 0)" }
+            return "\(s.counts.entriesBySplit[split] ?? 0) (\(parts.joined(separator: ", ")))"
+        }
+        lines.append("cache \(cache): train \(perClass(.train)), validation \(perClass(.validation)); \(s.counts.records) records, \(dtype.rawValue)")
+        if s.otherShards > 0 { lines.append("\(s.otherShards) images belong to other shards") }
+        if s.removed > 0 { lines.append("\(s.removed) files no longer in the dataset were removed from the index") }
+        for w in s.warnings { lines.append("warning: \(w.path): \(w.count) libjpeg warning(s), first: \(w.first)") }
+        for c in s.splitCollisions { lines.append("note: \(c.validation) has the same content as \(c.train): kept in train only") }
+        if !s.failed.isEmpty {
+            lines.append("skipped \(s.failed.count) file(s):")
+            for f in s.failed { lines.append("  \(f.path): \(f.reason)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
