@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev libhdf5-dev libjpeg-dev
@@ -39,6 +40,8 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
         .target(name: "HeadTrain", dependencies: ["Numerics", "KerasH5"]),
+        // Downloads (resumable, checksummed) and the Horses-or-Humans zips unpacked and verified.
+        .target(name: "Fetch", dependencies: ["Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The command line: thin, delegating to the libraries.
         .executableTarget(name: "headstart", dependencies: [
             "Extract", "Store", "HeadTrain", "KerasH5", "Numerics",
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
+        .testTarget(name: "FetchTests", dependencies: ["Fetch", "Numerics"]),
         .testTarget(name: "CLITests", dependencies: ["Extract", "Numerics"]),
     ],
     swiftLanguageModes: [.v5]
