@@ -69,6 +69,12 @@ public struct VerificationReport: Equatable, CustomStringConvertible {
         public var path: String
         public var expected: String
         public var got: String
+
+        public init(path: String, expected: String, got: String) {
+            self.path = path
+            self.expected = expected
+            self.got = got
+        }
     }
 
     public init(verified: Int = 0, missing: [String] = [], extra: [String] = [], mismatched: [Mismatch] = []) {
