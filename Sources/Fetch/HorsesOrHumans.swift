@@ -137,7 +137,8 @@ public enum HorsesOrHumans {
     }
 
     /// Makes `root` hold the verified dataset: for each split whose images do not already verify, downloads its
-    /// zip into `downloads` (resumable), unpacks it (replacing the split's folder) and verifies it.
+    /// zip into `downloads` (resumable), unpacks it (replacing the split's folder) and verifies it. A zip already
+    /// in `downloads` is used as is; when it does not unpack to the manifest it is deleted and fetched once more.
     /// `progress(sourceName, done, total)` reports download bytes. `sources` and `manifest` default to the real
     /// ones; tests pass local URLs and a small manifest.
     public static func fetch(into root: String, downloads: String,
@@ -157,9 +158,21 @@ public enum HorsesOrHumans {
                                              report: VerificationReport(verified: sub.entries.count)))
                 continue
             }
-            let result = try source.download(into: downloads, downloader: downloader,
-                                             progress: progress.map { p in { p(source.name, $0, $1) } })
-            let report = try unpack(zip: result.path, split: split, into: root, manifest: manifest, replace: true)
+            let onBytes = progress.map { p in { (done: Int64, total: Int64?) in p(source.name, done, total) } }
+            var result = try source.download(into: downloads, downloader: downloader, progress: onBytes)
+            let report: VerificationReport
+            do {
+                report = try unpack(zip: result.path, split: split, into: root, manifest: manifest, replace: true)
+            } catch FetchError.unreadableZip(_, _) where result.alreadyPresent {
+                // A zip left by an earlier run has no published checksum to vouch for it: fetch it afresh.
+                try? FileManager.default.removeItem(atPath: result.path)
+                result = try source.download(into: downloads, downloader: downloader, progress: onBytes)
+                report = try unpack(zip: result.path, split: split, into: root, manifest: manifest, replace: true)
+            } catch FetchError.datasetMismatch(_) where result.alreadyPresent {
+                try? FileManager.default.removeItem(atPath: result.path)
+                result = try source.download(into: downloads, downloader: downloader, progress: onBytes)
+                report = try unpack(zip: result.path, split: split, into: root, manifest: manifest, replace: true)
+            }
             outcomes.append(SplitOutcome(split: split, alreadyPresent: false, download: result, report: report))
         }
         return outcomes

@@ -177,6 +177,9 @@ final class UnpackTests: XCTestCase {
                                   filename: "validation-horse-or-human.zip", checksum: nil)),
         ]
         let root = tmp + "/data", downloads = tmp + "/downloads"
+        // A broken zip left by an earlier run is replaced, not trusted.
+        try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+        try Data("not a zip".utf8).write(to: URL(fileURLWithPath: downloads + "/horse-or-human.zip"))
         let first = try HorsesOrHumans.fetch(into: root, downloads: downloads, sources: sources,
                                              manifest: Manifest(entries: entries))
         XCTAssertEqual(first.map { $0.alreadyPresent }, [false, false])
