@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev libhdf5-dev libjpeg-dev
@@ -43,9 +44,11 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Extract", "Store", "HeadTrain", "Numerics", .product(name: "Yams", package: "Yams"),
         ]),
+        // Downloads (resumable, checksummed) and the Horses-or-Humans zips unpacked and verified.
+        .target(name: "Fetch", dependencies: ["Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The command line: thin, delegating to the libraries.
         .executableTarget(name: "headstart", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Pipeline",
+            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Pipeline", "Fetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,6 +60,9 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics"]),
+        .testTarget(name: "FetchTests", dependencies: [
+            "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store"]),
     ],
     swiftLanguageModes: [.v5]
