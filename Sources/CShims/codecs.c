@@ -317,3 +317,87 @@ hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pix
     *out_rgb = rgb;
     return HS_CODEC_OK;
 }
+
+// ================================================================================================================
+// PNG encoding (augment-preview grids). A separate block: the decoders above are untouched.
+//
+// 8-bit RGB, no interlace, libpng's default filters and zlib level 6; written into a growing malloc'd buffer.
+// libpng errors longjmp back here like the decoder's; nothing is printed.
+// ================================================================================================================
+
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    size_t capacity;
+    int warnings;
+    char message[200];
+} hs_png_sink;
+
+static void hs_png_sink_error(png_structp png, png_const_charp msg) {
+    hs_png_sink *sink = (hs_png_sink *)png_get_error_ptr(png);
+    snprintf(sink->message, sizeof sink->message, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void hs_png_sink_warning(png_structp png, png_const_charp msg) {
+    (void)msg;
+    hs_png_sink *sink = (hs_png_sink *)png_get_error_ptr(png);
+    sink->warnings += 1;
+}
+
+static void hs_png_sink_write(png_structp png, png_bytep bytes, size_t n) {
+    hs_png_sink *sink = (hs_png_sink *)png_get_io_ptr(png);
+    if (sink->size + n > sink->capacity) {
+        size_t capacity = sink->capacity ? sink->capacity : 4096;
+        while (capacity < sink->size + n) capacity *= 2;
+        uint8_t *grown = (uint8_t *)realloc(sink->data, capacity);
+        if (!grown) png_error(png, "out of memory for the encoded PNG");
+        sink->data = grown;
+        sink->capacity = capacity;
+    }
+    memcpy(sink->data + sink->size, bytes, n);
+    sink->size += n;
+}
+
+static void hs_png_sink_flush(png_structp png) { (void)png; }
+
+hs_codec_status hs_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height,
+                                  uint8_t **out_png, size_t *out_size, hs_codec_info *info) {
+    *out_png = NULL;
+    *out_size = 0;
+    memset(info, 0, sizeof *info);
+    info->width = width;
+    info->height = height;
+    info->components = 3;
+    if (width <= 0 || height <= 0) {
+        hs_set_message(info, "image has no pixels");
+        return HS_CODEC_CORRUPT;
+    }
+    hs_png_sink sink;
+    memset(&sink, 0, sizeof sink);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, hs_png_sink_error, hs_png_sink_warning);
+    if (!png) return HS_CODEC_NO_MEMORY;
+    png_infop pinfo = png_create_info_struct(png);
+    if (!pinfo) {
+        png_destroy_write_struct(&png, NULL);
+        return HS_CODEC_NO_MEMORY;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &pinfo);
+        free(sink.data);
+        hs_set_message(info, sink.message);
+        info->warnings = sink.warnings;
+        return HS_CODEC_CORRUPT;
+    }
+    png_set_write_fn(png, &sink, hs_png_sink_write, hs_png_sink_flush);
+    png_set_IHDR(png, pinfo, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, pinfo);
+    for (int32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * (size_t)width * 3));
+    png_write_end(png, pinfo);
+    png_destroy_write_struct(&png, &pinfo);
+    info->warnings = sink.warnings;
+    *out_png = sink.data;
+    *out_size = sink.size;
+    return HS_CODEC_OK;
+}

@@ -29,3 +29,9 @@ hs_codec_status hs_jpeg_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
 hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
                                   uint8_t **out_rgb, hs_codec_info *info);
 void hs_codec_free(void *pointer);
+
+// --- PNG encoding (augment preview) --------------------------------------------------------------------------
+// Encodes width*height*3 bytes of row-major RGB8 as a PNG. On HS_CODEC_OK *out_png points to *out_size bytes
+// (malloc'd: free with hs_codec_free); otherwise *out_png is NULL and info->message says why.
+hs_codec_status hs_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height,
+                                  uint8_t **out_png, size_t *out_size, hs_codec_info *info);
