@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "headstart", targets: ["headstart"]),
+        .executable(name: "headstart-bench", targets: ["Benchmarks"]),
         .library(name: "Extract", targets: ["Extract"]),
         .library(name: "Store", targets: ["Store"]),
         .library(name: "HeadTrain", targets: ["HeadTrain"]),
@@ -44,6 +45,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
+
+        // The figures in BENCHMARKS.md (run in release).
+        .executableTarget(name: "Benchmarks", dependencies: ["Extract", "Numerics"], path: "Sources/Benchmarks"),
 
         .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),

@@ -1,0 +1,343 @@
+import CLMDB
+import Foundation
+import Numerics
+
+/// The feature cache: one LMDB environment in a directory (data.mdb + lock.mdb) with four named databases,
+/// laid out in docs/cache-format.md:
+///
+///     meta     "fingerprint" → CacheFingerprint JSON; "created", "updated" → ISO 8601; "classes" → JSON [String]
+///     records  content key ‖ view (u16 BE) → header + float16/float32 payload
+///     index    relative path → (content key, label, split, size, mtime)
+///     errors   relative path → JSON {"reason", "time"}
+///
+/// Safe to share between threads: reads use their own short transactions; writes are serialised.
+public final class FeatureCache {
+    public let path: String
+    public let fingerprint: CacheFingerprint
+    let lmdb: LMDBEnvironment
+
+    /// Default first map size; it doubles whenever a write fills it.
+    public static let defaultInitialMapSize = 64 << 20
+
+    /// Opens or creates the cache at `path` (a directory).
+    /// - Parameters:
+    ///   - fingerprint: the settings of this run. An existing cache must have an equal fingerprint, else
+    ///     `StoreError.fingerprintMismatch` lists the differing fields. Pass nil to open an existing cache with
+    ///     whatever fingerprint it has (for reading, export, merge).
+    ///   - rebuild: delete the cache's data files first and start empty.
+    public init(path: String, fingerprint: CacheFingerprint?, rebuild: Bool = false,
+                initialMapSize: Int = FeatureCache.defaultInitialMapSize) throws {
+        self.path = path
+        let fm = FileManager.default
+        let data = (path as NSString).appendingPathComponent("data.mdb")
+        let lock = (path as NSString).appendingPathComponent("lock.mdb")
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw StoreError.notACache(cache: path, reason: "it is a file; the cache is a directory") }
+        } else if fingerprint == nil {
+            throw StoreError.notACache(cache: path, reason: "no such directory")
+        }
+        if rebuild {
+            guard fingerprint != nil else { throw StoreError.notACache(cache: path, reason: "rebuild needs a fingerprint") }
+            // Only LMDB's own two files are removed: the directory may hold other things.
+            for f in [data, lock] where fm.fileExists(atPath: f) {
+                do { try fm.removeItem(atPath: f) } catch {
+                    throw StoreError.notACache(cache: path, reason: "cannot delete \(f) for --rebuild: \(error.localizedDescription)")
+                }
+            }
+        }
+        if fingerprint == nil && !fm.fileExists(atPath: data) {
+            throw StoreError.notACache(cache: path, reason: "no data.mdb in it")
+        }
+        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw StoreError.notACache(cache: path, reason: "cannot create the directory: \(error.localizedDescription)")
+        }
+        let env = try LMDBEnvironment(path: path, initialMapSize: initialMapSize)
+        lmdb = env
+
+        let stored: CacheFingerprint? = try env.read { txn in
+            try env.get(txn, "meta", Array("fingerprint".utf8)) { b -> CacheFingerprint? in
+                guard let b else { return nil }
+                do { return try JSONDecoder().decode(CacheFingerprint.self, from: Data(b)) } catch {
+                    throw StoreError.notACache(cache: path, reason: "meta/fingerprint is not a readable fingerprint: \(error)")
+                }
+            }
+        }
+        switch (stored, fingerprint) {
+        case let (s?, f?):
+            let diffs = s.differences(from: f)
+            guard diffs.isEmpty else { throw StoreError.fingerprintMismatch(cache: path, differences: diffs) }
+            self.fingerprint = s
+        case let (s?, nil):
+            self.fingerprint = s
+        case let (nil, f?):
+            self.fingerprint = f
+            let now = Array(FeatureCache.timestamp().utf8)
+            try env.write { txn in
+                try env.put(txn, "meta", Array("fingerprint".utf8), Array(f.jsonData()))
+                try env.put(txn, "meta", Array("created".utf8), now)
+                try env.put(txn, "meta", Array("updated".utf8), now)
+            }
+        case (nil, nil):
+            throw StoreError.notACache(cache: path, reason: "meta has no fingerprint")
+        }
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+
+    /// Current LMDB map size in bytes (grows by doubling).
+    public var mapSize: Int { lmdb.mapSize }
+    /// How many times this process doubled the map.
+    public var mapGrowths: Int { lmdb.growCount }
+
+    // MARK: meta
+
+    /// Class names in label order, or [] if never set.
+    public func classNames() throws -> [String] {
+        try lmdb.read { txn in
+            try lmdb.get(txn, "meta", Array("classes".utf8)) { b in
+                guard let b else { return [] }
+                guard let names = try? JSONDecoder().decode([String].self, from: Data(b)) else {
+                    throw StoreError.notACache(cache: path, reason: "meta/classes is not a JSON array of strings")
+                }
+                return names
+            }
+        }
+    }
+
+    /// Stores the class names. A cache that already has different names refuses (labels would change meaning),
+    /// unless `replace` is set.
+    public func setClassNames(_ names: [String], replace: Bool = false) throws {
+        let value = Array(try JSONEncoder().encode(names))
+        try lmdb.write { txn in
+            let stored: [String]? = try lmdb.get(txn, "meta", Array("classes".utf8)) { b in
+                b.flatMap { try? JSONDecoder().decode([String].self, from: Data($0)) }
+            }
+            if let stored, stored != names, !stored.isEmpty, !replace {
+                throw StoreError.classNamesConflict(cache: path, stored: stored, given: names)
+            }
+            try lmdb.put(txn, "meta", Array("classes".utf8), value)
+        }
+    }
+
+    /// meta "created" and "updated" (ISO 8601).
+    public func timestamps() throws -> (created: String, updated: String) {
+        try lmdb.read { txn in
+            let c = try lmdb.get(txn, "meta", Array("created".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+            let u = try lmdb.get(txn, "meta", Array("updated".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+            return (c, u)
+        }
+    }
+
+    // MARK: writes
+
+    /// Writes a batch in one transaction: all of it is visible afterwards, or (after a crash) none of it.
+    /// Records whose (key, view) already exist are left as they are (same content and fingerprint give the
+    /// same features). Returns how many records were newly written.
+    @discardableResult
+    public func commit(batch: Batch) throws -> Int {
+        let n = fingerprint.featureCount
+        var encoded = [(key: [UInt8], value: [UInt8])]()
+        encoded.reserveCapacity(batch.records.count)
+        for r in batch.records {
+            guard r.values.count == n else {
+                throw StoreError.wrongValueCount(cache: path, record: Layout.recordName(r.key, r.view), expected: n, found: r.values.count)
+            }
+            encoded.append((Layout.recordKey(r.key, view: r.view),
+                            Layout.encodeRecord(values: r.values, shape: fingerprint.featureShape, dtype: fingerprint.dtype)))
+        }
+        let stamp = Array(FeatureCache.timestamp().utf8)
+        return try lmdb.write { txn in
+            var written = 0
+            for (k, v) in encoded where try lmdb.put(txn, "records", k, v, noOverwrite: true) { written += 1 }
+            for p in batch.removedPaths {
+                try lmdb.delete(txn, "index", Array(p.utf8))
+                try lmdb.delete(txn, "errors", Array(p.utf8))
+            }
+            for e in batch.entries {
+                try lmdb.put(txn, "index", Array(e.path.utf8), Layout.encodeIndex(e))
+                try lmdb.delete(txn, "errors", Array(e.path.utf8))
+            }
+            for e in batch.errors {
+                try lmdb.put(txn, "errors", Array(e.path.utf8), Layout.encodeError(e))
+                try lmdb.delete(txn, "index", Array(e.path.utf8))
+            }
+            try lmdb.put(txn, "meta", Array("updated".utf8), stamp)
+            return written
+        }
+    }
+
+    // MARK: reads
+
+    public func contains(key: ContentKey, view: UInt16 = 0) throws -> Bool {
+        try lmdb.read { txn in try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { $0 != nil } }
+    }
+
+    /// The record decoded to float32, checksum checked; nil if absent.
+    public func record(key: ContentKey, view: UInt16 = 0) throws -> FeatureRecord? {
+        try lmdb.read { txn in
+            try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { b -> FeatureRecord? in
+                guard let b else { return nil }
+                let h = try parse(b, key, view, checkCRC: true)
+                var values = [Float](repeating: 0, count: h.count)
+                values.withUnsafeMutableBufferPointer { Layout.decodePayload(b, h, into: $0.baseAddress!) }
+                return FeatureRecord(key: key, view: view, dtype: h.dtype, shape: h.shape, values: values)
+            }
+        }
+    }
+
+    private func parse(_ b: UnsafeRawBufferPointer, _ key: ContentKey, _ view: UInt16, checkCRC: Bool) throws -> Layout.RecordHeader {
+        switch Layout.parseRecord(b, checkCRC: checkCRC) {
+        case .success(let h):
+            guard h.shape == fingerprint.featureShape, h.dtype == fingerprint.dtype else {
+                throw StoreError.corruptRecord(cache: path, record: Layout.recordName(key, view),
+                    reason: "header says \(h.dtype.rawValue) \(h.shape), fingerprint says \(fingerprint.dtype.rawValue) \(fingerprint.featureShape)")
+            }
+            return h
+        case .failure(let f):
+            throw StoreError.corruptRecord(cache: path, record: Layout.recordName(key, view), reason: f.reason)
+        }
+    }
+
+    /// The index entry of one path, or nil.
+    public func indexEntry(path p: String) throws -> IndexEntry? {
+        try lmdb.read { txn in
+            try lmdb.get(txn, "index", Array(p.utf8)) { b -> IndexEntry? in
+                guard let b else { return nil }
+                switch Layout.decodeIndex(path: p, b) {
+                case .success(let e): return e
+                case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
+                }
+            }
+        }
+    }
+
+    /// All index entries in path order (bytewise UTF-8, i.e. Unicode code point order), optionally one split.
+    public func indexEntries(split: Split? = nil) throws -> [IndexEntry] {
+        var out = [IndexEntry]()
+        try lmdb.read { txn in
+            try lmdb.forEach(txn, "index") { k, v in
+                let p = String(decoding: k, as: UTF8.self)
+                switch Layout.decodeIndex(path: p, v) {
+                case .success(let e): if split == nil || e.split == split { out.append(e) }
+                case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
+                }
+                return true
+            }
+        }
+        return out
+    }
+
+    /// All error entries in path order.
+    public func errorEntries() throws -> [ErrorEntry] {
+        var out = [ErrorEntry]()
+        try lmdb.read { txn in
+            try lmdb.forEach(txn, "errors") { k, v in
+                let p = String(decoding: k, as: UTF8.self)
+                switch Layout.decodeError(path: p, v) {
+                case .success(let e): out.append(e)
+                case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: "errors table: \(f.reason)")
+                }
+                return true
+            }
+        }
+        return out
+    }
+
+    /// Decodes the features of `entries` (view `view`) into `buffer`, entry i at offset i·featureCount, in one
+    /// read transaction, straight from the mapped pages (no intermediate copy). Checksums are checked only if
+    /// asked (`verify()` checks them all).
+    public func features(for entries: [IndexEntry], view: UInt16 = 0, into buffer: UnsafeMutableBufferPointer<Float>,
+                         checkChecksums: Bool = false) throws {
+        let n = fingerprint.featureCount
+        guard buffer.count >= entries.count * n else {
+            throw StoreError.bufferTooSmall(cache: path, needed: entries.count * n, given: buffer.count)
+        }
+        try lmdb.read { txn in
+            for (i, e) in entries.enumerated() {
+                try lmdb.get(txn, "records", Layout.recordKey(e.key, view: view)) { b in
+                    guard let b else {
+                        throw StoreError.missingRecord(cache: path, record: Layout.recordName(e.key, view), path: e.path)
+                    }
+                    let h = try parse(b, e.key, view, checkCRC: checkChecksums)
+                    Layout.decodePayload(b, h, into: buffer.baseAddress! + i * n)
+                }
+            }
+        }
+    }
+
+    /// Numbers of records, errors, and index entries per split and per (split, label).
+    public func counts() throws -> CacheCounts {
+        var c = CacheCounts()
+        try lmdb.read { txn in
+            c.records = try lmdb.entryCount(txn, "records")
+            c.errors = try lmdb.entryCount(txn, "errors")
+            try lmdb.forEach(txn, "index") { k, v in
+                if case .success(let e) = Layout.decodeIndex(path: String(decoding: k, as: UTF8.self), v) {
+                    c.entriesBySplit[e.split, default: 0] += 1
+                    c.entriesBySplitAndLabel[e.split, default: [:]][e.label, default: 0] += 1
+                }
+                return true
+            }
+        }
+        return c
+    }
+
+    // MARK: verification
+
+    /// Re-reads everything: every record's key length, header, shape and dtype (against the fingerprint), length
+    /// and CRC-32; every index entry's layout and that its (key, view 0) record exists; every errors value.
+    /// Returns the problems found (empty = the cache is sound).
+    public func verify() throws -> [VerificationProblem] {
+        var problems = [VerificationProblem]()
+        let fp = fingerprint
+        try lmdb.read { txn in
+            try lmdb.forEach(txn, "records") { k, v in
+                guard let (key, view) = Layout.parseRecordKey(k) else {
+                    problems.append(VerificationProblem(database: "records", item: Array(k).hex,
+                                                        reason: "key is \(k.count) bytes, expected 34"))
+                    return true
+                }
+                let name = Layout.recordName(key, view)
+                switch Layout.parseRecord(v, checkCRC: true) {
+                case .success(let h):
+                    if h.shape != fp.featureShape || h.dtype != fp.dtype {
+                        problems.append(VerificationProblem(database: "records", item: name,
+                            reason: "header says \(h.dtype.rawValue) \(h.shape), fingerprint says \(fp.dtype.rawValue) \(fp.featureShape)"))
+                    }
+                case .failure(let f):
+                    problems.append(VerificationProblem(database: "records", item: name, reason: f.reason))
+                }
+                return true
+            }
+            var entries = [IndexEntry]()
+            try lmdb.forEach(txn, "index") { k, v in
+                let p = String(decoding: k, as: UTF8.self)
+                switch Layout.decodeIndex(path: p, v) {
+                case .success(let e): entries.append(e)
+                case .failure(let f): problems.append(VerificationProblem(database: "index", item: p, reason: f.reason))
+                }
+                return true
+            }
+            for e in entries {
+                let present = try lmdb.get(txn, "records", Layout.recordKey(e.key, view: 0)) { $0 != nil }
+                if !present {
+                    problems.append(VerificationProblem(database: "index", item: e.path,
+                                                        reason: "points to record \(e.key)/0, which does not exist"))
+                }
+            }
+            try lmdb.forEach(txn, "errors") { k, v in
+                let p = String(decoding: k, as: UTF8.self)
+                if case .failure(let f) = Layout.decodeError(path: p, v) {
+                    problems.append(VerificationProblem(database: "errors", item: p, reason: f.reason))
+                }
+                return true
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import Numerics
+
+/// The SHA-256 of an image file's bytes: records are keyed by content, so identical files share one record and a
+/// changed file can never be served stale features under its old path.
+public struct ContentKey: Hashable, Comparable, CustomStringConvertible, Sendable {
+    public static let byteCount = 32
+    /// Exactly 32 bytes.
+    public let bytes: [UInt8]
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == ContentKey.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Parses 64 hexadecimal digits.
+    public init?(hex: String) {
+        let u = Array(hex.utf8)
+        guard u.count == 64 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(32)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+        }
+        bytes = out
+    }
+
+    /// The key of some bytes already in memory.
+    public static func of(_ data: Data) -> ContentKey { ContentKey(bytes: SHA256Hasher.digest(data))! }
+
+    /// The key of a file, streamed.
+    public static func of(fileAt path: String) throws -> ContentKey {
+        ContentKey(bytes: try SHA256Hasher.digest(fileAt: path))!
+    }
+
+    /// Lower-case hexadecimal, 64 digits.
+    public var description: String { bytes.hex }
+
+    public static func < (a: ContentKey, b: ContentKey) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// Which subset an image belongs to. Raw values are the on-disk byte (docs/cache-format.md).
+public enum Split: UInt8, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    case train = 0
+    case validation = 1
+    public var description: String { self == .train ? "train" : "validation" }
+}
+
+/// How feature values are stored. Raw values are the fingerprint's JSON spelling; `code` is the record header byte.
+public enum FeatureDType: String, Codable, Sendable, CaseIterable {
+    case f16, f32
+    public var code: UInt8 { self == .f16 ? 1 : 2 }
+    public var byteSize: Int { self == .f16 ? 2 : 4 }
+    public init?(code: UInt8) {
+        switch code {
+        case 1: self = .f16
+        case 2: self = .f32
+        default: return nil
+        }
+    }
+}
+
+/// Everything that determines the features of an image. Two caches with equal fingerprints hold interchangeable
+/// records; a cache opened with a different fingerprint is refused (stale features are never reused).
+public struct CacheFingerprint: Codable, Equatable, Sendable {
+    public var weightsSHA256: String
+    public var weightsName: String
+    public var layer: String
+    /// [height, width] of the network input.
+    public var inputSize: [Int]
+    public var resize: String
+    public var preprocess: String
+    public var dtype: FeatureDType
+    /// Shape of one view's features, e.g. [7, 7, 768] (H, W, C).
+    public var featureShape: [Int]
+    public var formatVersion: Int
+    /// The augmentation recipe of views > 0; nil while only view 0 (the image itself) exists.
+    public var augmentation: String?
+    /// Anything else a caller wants compared (free-form, compared key by key).
+    public var extra: [String: String]
+
+    public static let currentFormatVersion = 1
+
+    public init(
+        weightsSHA256: String, weightsName: String, layer: String, inputSize: [Int], resize: String,
+        preprocess: String, dtype: FeatureDType, featureShape: [Int],
+        formatVersion: Int = CacheFingerprint.currentFormatVersion, augmentation: String? = nil,
+        extra: [String: String] = [:]
+    ) {
+        self.weightsSHA256 = weightsSHA256; self.weightsName = weightsName; self.layer = layer
+        self.inputSize = inputSize; self.resize = resize; self.preprocess = preprocess; self.dtype = dtype
+        self.featureShape = featureShape; self.formatVersion = formatVersion; self.augmentation = augmentation
+        self.extra = extra
+    }
+
+    /// Number of values in one view's features.
+    public var featureCount: Int { featureShape.reduce(1, *) }
+
+    /// One entry per differing field: (field, value in `self` = the cache, value in `other` = asked for).
+    public func differences(from other: CacheFingerprint) -> [FingerprintDifference] {
+        var out = [FingerprintDifference]()
+        func cmp(_ name: String, _ a: String, _ b: String) {
+            if a != b { out.append(FingerprintDifference(field: name, old: a, new: b)) }
+        }
+        cmp("weightsSHA256", weightsSHA256, other.weightsSHA256)
+        cmp("weightsName", weightsName, other.weightsName)
+        cmp("layer", layer, other.layer)
+        cmp("inputSize", "\(inputSize)", "\(other.inputSize)")
+        cmp("resize", resize, other.resize)
+        cmp("preprocess", preprocess, other.preprocess)
+        cmp("dtype", dtype.rawValue, other.dtype.rawValue)
+        cmp("featureShape", "\(featureShape)", "\(other.featureShape)")
+        cmp("formatVersion", "\(formatVersion)", "\(other.formatVersion)")
+        cmp("augmentation", augmentation ?? "(none)", other.augmentation ?? "(none)")
+        for k in Set(extra.keys).union(other.extra.keys).sorted() {
+            cmp("extra.\(k)", extra[k] ?? "(absent)", other.extra[k] ?? "(absent)")
+        }
+        return out
+    }
+
+    /// Canonical JSON (sorted keys), as stored under meta/"fingerprint".
+    public func jsonData() -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return try! enc.encode(self)
+    }
+}
+
+public struct FingerprintDifference: Equatable, Sendable, CustomStringConvertible {
+    public let field: String
+    /// The value stored in the cache.
+    public let old: String
+    /// The value asked for.
+    public let new: String
+    public var description: String { "\(field): cache has \(old), asked for \(new)" }
+}
+
+/// One view's features as read back (always float32 in memory).
+public struct FeatureRecord: Equatable, Sendable {
+    public var key: ContentKey
+    /// 0 = the image itself; later views are augmentations.
+    public var view: UInt16
+    public var dtype: FeatureDType
+    public var shape: [Int]
+    public var values: [Float]
+    public init(key: ContentKey, view: UInt16, dtype: FeatureDType, shape: [Int], values: [Float]) {
+        self.key = key; self.view = view; self.dtype = dtype; self.shape = shape; self.values = values
+    }
+}
+
+/// What the cache knows of a dataset file: its content, label and split, and the size and mtime that were current
+/// when it was hashed (a later run re-hashes only files whose size or mtime changed).
+public struct IndexEntry: Equatable, Sendable {
+    /// Path relative to the dataset root, '/'-separated.
+    public var path: String
+    public var key: ContentKey
+    public var label: Int32
+    public var split: Split
+    public var fileSize: Int64
+    /// Modification time, nanoseconds since 1970-01-01 UTC.
+    public var modificationTimeNanoseconds: Int64
+    public init(path: String, key: ContentKey, label: Int32, split: Split, fileSize: Int64, modificationTimeNanoseconds: Int64) {
+        self.path = path; self.key = key; self.label = label; self.split = split
+        self.fileSize = fileSize; self.modificationTimeNanoseconds = modificationTimeNanoseconds
+    }
+}
+
+/// A dataset file that produced no features, and why.
+public struct ErrorEntry: Equatable, Sendable {
+    public var path: String
+    public var reason: String
+    /// Seconds since 1970-01-01 UTC.
+    public var time: Double
+    public init(path: String, reason: String, time: Double = Date().timeIntervalSince1970) {
+        self.path = path; self.reason = reason; self.time = time
+    }
+}
+
+/// Features to store for one (content key, view).
+public struct PendingRecord: Sendable {
+    public var key: ContentKey
+    public var view: UInt16
+    /// `fingerprint.featureCount` values, in the fingerprint's feature shape (row-major, HWC).
+    public var values: [Float]
+    public init(key: ContentKey, view: UInt16 = 0, values: [Float]) {
+        self.key = key; self.view = view; self.values = values
+    }
+}
+
+/// Everything one `commit(batch:)` writes in a single transaction.
+public struct Batch: Sendable {
+    public var records: [PendingRecord]
+    /// Put into the index; any error entry for the same path is removed (the file is fixed).
+    public var entries: [IndexEntry]
+    /// Put into the errors table; any index entry for the same path is removed (the file broke).
+    public var errors: [ErrorEntry]
+    /// Paths no longer in the dataset: removed from index and errors.
+    public var removedPaths: [String]
+    public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = []) {
+        self.records = records; self.entries = entries; self.errors = errors; self.removedPaths = removedPaths
+    }
+}
+
+/// Record and index counts.
+public struct CacheCounts: Equatable, Sendable {
+    public var records = 0
+    public var errors = 0
+    public var entriesBySplit: [Split: Int] = [:]
+    /// split → label → count
+    public var entriesBySplitAndLabel: [Split: [Int32: Int]] = [:]
+    public var entries: Int { entriesBySplit.values.reduce(0, +) }
+    public init() {}
+}
+
+/// A problem `verify()` found.
+public struct VerificationProblem: Equatable, Sendable, CustomStringConvertible {
+    /// "records", "index", "errors" or "meta".
+    public var database: String
+    /// The record key ("<hex>/<view>") or the index path.
+    public var item: String
+    public var reason: String
+    public var description: String { "\(database) \(item): \(reason)" }
+}
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case fingerprintMismatch(cache: String, differences: [FingerprintDifference])
+    case notACache(cache: String, reason: String)
+    case lmdb(cache: String, operation: String, code: Int32, message: String)
+    case corruptRecord(cache: String, record: String, reason: String)
+    case missingRecord(cache: String, record: String, path: String?)
+    case wrongValueCount(cache: String, record: String, expected: Int, found: Int)
+    case corruptIndexEntry(cache: String, path: String, reason: String)
+    case indexConflict(cache: String, path: String, reason: String)
+    case classNamesConflict(cache: String, stored: [String], given: [String])
+    case bufferTooSmall(cache: String, needed: Int, given: Int)
+
+    public var description: String {
+        switch self {
+        case let .fingerprintMismatch(cache, diffs):
+            return "feature cache \(cache) was built with different settings:\n"
+                + diffs.map { "  \($0.field): cache has \($0.old), this run has \($0.new)" }.joined(separator: "\n")
+                + "\nUse --rebuild to delete it and start over, or choose another --cache directory."
+        case let .notACache(cache, reason): return "\(cache) is not a headstart feature cache: \(reason)"
+        case let .lmdb(cache, op, code, message): return "feature cache \(cache): LMDB \(op) failed (\(code): \(message))"
+        case let .corruptRecord(cache, record, reason): return "feature cache \(cache): record \(record) is corrupt: \(reason)"
+        case let .missingRecord(cache, record, path):
+            return "feature cache \(cache): no record \(record)" + (path.map { " (index entry \($0))" } ?? "")
+        case let .wrongValueCount(cache, record, expected, found):
+            return "feature cache \(cache): record \(record) has \(found) values, the fingerprint's feature shape needs \(expected)"
+        case let .corruptIndexEntry(cache, path, reason): return "feature cache \(cache): index entry \(path) is corrupt: \(reason)"
+        case let .indexConflict(cache, path, reason): return "feature cache \(cache): conflicting index entries for \(path): \(reason)"
+        case let .classNamesConflict(cache, stored, given):
+            return "feature cache \(cache) has class names \(stored), this run has \(given)"
+        case let .bufferTooSmall(cache, needed, given):
+            return "feature cache \(cache): output buffer holds \(given) floats, \(needed) needed"
+        }
+    }
+}

@@ -1,0 +1,312 @@
+import Extract
+import Foundation
+import Numerics
+import XCTest
+
+/// Fixtures from Tools/keras-reference/make_image_fixtures.py (Keras load_img + PIL 13; versions in
+/// Tests/Fixtures/images/expected.json).
+enum ImageFixtures {
+    struct Resized: Decodable { let method: String; let height: Int; let width: Int; let sha256: String; let npy: String? }
+    struct Entry: Decodable {
+        let file: String; let description: String; let format: String; let width: Int; let height: Int
+        let decoded: String; let resized: [Resized]
+    }
+    struct Bad: Decodable { let kind: String; let detail: String }
+    struct Shared: Decodable {
+        let relative_path: String; let file_sha256: String; let decoded_sha256: String
+        let nearest_150x150_sha256: String; let bilinear_150x150_sha256: String
+    }
+    struct Manifest: Decodable { let images: [Entry]; let bad: [String: Bad]; let shared_image: Shared }
+
+    static let repoRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url
+    }()
+    static let dir = repoRoot.appendingPathComponent("Tests/Fixtures/images")
+    static let manifest: Manifest = {
+        let data = try! Data(contentsOf: dir.appendingPathComponent("expected.json"))
+        return try! JSONDecoder().decode(Manifest.self, from: data)
+    }()
+    static func input(_ name: String) -> String { dir.appendingPathComponent("inputs/\(name)").path }
+    static func bad(_ name: String) -> String { dir.appendingPathComponent("bad/\(name)").path }
+    static func entry(_ name: String) -> Entry { manifest.images.first { $0.file == name }! }
+    /// An expected uint8 (H, W, 3) array as an RGBImage.
+    static func expected(_ npy: String) throws -> RGBImage {
+        let a = try NPY.read(dir.appendingPathComponent("expected/\(npy)").path)
+        XCTAssertEqual(a.dtype, .uint8)
+        XCTAssertEqual(a.shape.count, 3)
+        return RGBImage(width: a.shape[1], height: a.shape[0], pixels: a.bytes)
+    }
+}
+
+/// Fails with the first differing pixel, so a mismatch says where and by how much.
+func assertSameImage(_ got: RGBImage, _ want: RGBImage, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+    guard got.width == want.width, got.height == want.height else {
+        XCTFail("\(label): size \(got.width)x\(got.height), expected \(want.width)x\(want.height)", file: file, line: line)
+        return
+    }
+    var differing = 0, first = -1, worst = 0
+    for i in 0..<got.pixels.count where got.pixels[i] != want.pixels[i] {
+        differing += 1
+        if first < 0 { first = i }
+        worst = max(worst, abs(Int(got.pixels[i]) - Int(want.pixels[i])))
+    }
+    if differing > 0 {
+        let p = first / 3
+        XCTFail("\(label): \(differing) of \(got.pixels.count) bytes differ (worst by \(worst)); first at x=\(p % got.width) "
+                + "y=\(p / got.width) c=\(first % 3): got \(got.pixels[first]), expected \(want.pixels[first])", file: file, line: line)
+    }
+}
+
+final class ImageDecoderTests: XCTestCase {
+    /// Decodes a fixture and requires every byte to equal Keras load_img(path, color_mode='rgb').
+    func assertDecodesAsKeras(_ name: String, format: ImageFormat, file: StaticString = #filePath, line: UInt = #line) throws {
+        let entry = ImageFixtures.entry(name)
+        let decoded = try ImageDecoder.decode(path: ImageFixtures.input(name))
+        XCTAssertEqual(decoded.format, format, "\(name): sniffed format", file: file, line: line)
+        XCTAssertEqual(decoded.image.width, entry.width, file: file, line: line)
+        XCTAssertEqual(decoded.image.height, entry.height, file: file, line: line)
+        assertSameImage(decoded.image, try ImageFixtures.expected(entry.decoded), "\(name) (\(entry.description))", file: file, line: line)
+    }
+
+    // JPEG (libjpeg-turbo, ISLOW IDCT, fancy upsampling, as PIL)
+    func testJPEGYCbCr420DecodesAsPIL() throws { try assertDecodesAsKeras("rgb.jpg", format: .jpeg) }
+    func testJPEGYCbCr444DecodesAsPIL() throws { try assertDecodesAsKeras("rgb444.jpg", format: .jpeg) }
+    func testProgressiveJPEGDecodesAsPIL() throws { try assertDecodesAsKeras("progressive.jpg", format: .jpeg) }
+    func testGrayscaleJPEGDecodesToEqualChannels() throws { try assertDecodesAsKeras("gray.jpg", format: .jpeg) }
+    func testAdobeCMYKJPEGConvertsWithPILFormula() throws { try assertDecodesAsKeras("cmyk.jpg", format: .jpeg) }
+    func testRealPhotoJPEGDecodesAsPIL() throws { try assertDecodesAsKeras("horse_photo.jpg", format: .jpeg) }
+
+    // PNG (libpng)
+    func testGrayPNGDecodesAsPIL() throws { try assertDecodesAsKeras("gray.png", format: .png) }
+    func testGray1BitPNGScalesTo0And255() throws { try assertDecodesAsKeras("gray1.png", format: .png) }
+    func testGray2BitPNGScalesBy85() throws { try assertDecodesAsKeras("gray2.png", format: .png) }
+    func testGrayPNGWithTRNSIgnoresTransparency() throws { try assertDecodesAsKeras("gray_trns.png", format: .png) }
+    func testGrayAlphaPNGDropsAlpha() throws { try assertDecodesAsKeras("gray_alpha.png", format: .png) }
+    func testPalettePNGWithTRNSUsesPaletteColours() throws { try assertDecodesAsKeras("palette_trns.png", format: .png) }
+    func testPalette4BitPNGDecodesAsPIL() throws { try assertDecodesAsKeras("palette4.png", format: .png) }
+    func testRGBPNGDecodesAsPIL() throws { try assertDecodesAsKeras("rgb.png", format: .png) }
+    func testRGBAPNGDropsAlphaWithoutCompositing() throws { try assertDecodesAsKeras("rgba.png", format: .png) }
+    func testRealRGBAPNGCropDecodesAsPIL() throws { try assertDecodesAsKeras("human_crop.png", format: .png) }
+    func testGray16PNGClipsAbove255LikePIL() throws { try assertDecodesAsKeras("gray16.png", format: .png) }
+    func testRGB16PNGKeepsHighBytes() throws { try assertDecodesAsKeras("rgb16.png", format: .png) }
+    func testRGBA16PNGKeepsHighBytesAndDropsAlpha() throws { try assertDecodesAsKeras("rgba16.png", format: .png) }
+    func testGrayAlpha16PNGKeepsHighBytes() throws { try assertDecodesAsKeras("gray_alpha16.png", format: .png) }
+    func testInterlacedPNGDecodesAsPIL() throws { try assertDecodesAsKeras("interlaced.png", format: .png) }
+    func testInterlacedPalettePNGDecodesAsPIL() throws { try assertDecodesAsKeras("interlaced_palette.png", format: .png) }
+    func testPNGNamedJpgIsDecodedAsPNGFromItsBytes() throws { try assertDecodesAsKeras("png_named.jpg", format: .png) }
+
+    // BMP and PPM (Swift)
+    func testBMP24BottomUpWithRowPaddingDecodesAsPIL() throws { try assertDecodesAsKeras("rgb24.bmp", format: .bmp) }
+    func testBMP32IgnoresFourthByte() throws { try assertDecodesAsKeras("rgba32.bmp", format: .bmp) }
+    func testBMP32TopDownDecodesAsPIL() throws { try assertDecodesAsKeras("topdown32.bmp", format: .bmp) }
+    func testBMP8BitPaletteDecodesAsPIL() throws { try assertDecodesAsKeras("palette8.bmp", format: .bmp) }
+    func testBMP8BitGrayPaletteDecodesAsPIL() throws { try assertDecodesAsKeras("gray8.bmp", format: .bmp) }
+    func testBinaryPPMDecodesAsPIL() throws { try assertDecodesAsKeras("rgb.ppm", format: .ppm) }
+    func testBinaryPGMDecodesToEqualChannels() throws { try assertDecodesAsKeras("gray.pgm", format: .ppm) }
+    func testPPMHeaderCommentIsSkipped() throws { try assertDecodesAsKeras("comment.ppm", format: .ppm) }
+
+    func testEveryFixtureImageHasANamedDecodeTest() throws {
+        // Guards against a fixture added to the script but never checked here.
+        let source = try String(contentsOfFile: #filePath, encoding: .utf8)
+        for entry in ImageFixtures.manifest.images {
+            XCTAssertTrue(source.contains("assertDecodesAsKeras(\"\(entry.file)\""), "no decode test for fixture \(entry.file)")
+        }
+    }
+
+    // MARK: warnings
+
+    func testJPEGWarningsAreCountedAndNotPrinted() throws {
+        let stderrCapture = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        XCTAssertTrue(FileManager.default.createFile(atPath: stderrCapture.path, contents: nil))
+        let saved = dup(2)
+        let fd = open(stderrCapture.path, O_WRONLY)
+        dup2(fd, 2)
+        let decoded = Result { try ImageDecoder.decode(path: ImageFixtures.input("warning.jpg")) }
+        fflush(stderr)
+        dup2(saved, 2)
+        close(fd); close(saved)
+        let printed = try Data(contentsOf: stderrCapture)
+        try? FileManager.default.removeItem(at: stderrCapture)
+
+        let image = try decoded.get()
+        XCTAssertEqual(image.warningCount, 1, "one 'extraneous bytes before marker' warning")
+        XCTAssertEqual(image.firstWarning, "Corrupt JPEG data: 3 extraneous bytes before marker 0xda")
+        XCTAssertEqual(printed.count, 0, "the decoder printed: \(String(decoding: printed, as: UTF8.self))")
+        assertSameImage(image.image, try ImageFixtures.expected(ImageFixtures.entry("warning.jpg").decoded), "warning.jpg")
+    }
+
+    func testJPEGWithRecoverableJunkDecodesAsPIL() throws { try assertDecodesAsKeras("warning.jpg", format: .jpeg) }
+
+    func testCleanJPEGHasNoWarnings() throws {
+        XCTAssertEqual(try ImageDecoder.decode(path: ImageFixtures.input("rgb.jpg")).warningCount, 0)
+    }
+
+    // MARK: errors
+
+    func reason(_ path: String, pixelLimit: Int = ImageDecoder.defaultPixelLimit) -> ImageError.Reason? {
+        do {
+            _ = try ImageDecoder.decode(path: path, pixelLimit: pixelLimit)
+            XCTFail("\(path) decoded; expected an error")
+            return nil
+        } catch let error as ImageError {
+            XCTAssertEqual(error.path, path, "the error names the file")
+            return error.reason
+        } catch {
+            XCTFail("\(path): not an ImageError: \(error)")
+            return nil
+        }
+    }
+
+    func testEmptyFileIsReportedAsEmpty() {
+        XCTAssertEqual(reason(ImageFixtures.bad("empty.jpg")), .empty)
+        let message = String(describing: ImageError(path: "a.jpg", reason: .empty))
+        XCTAssertEqual(message, "a.jpg: empty file (0 bytes)")
+    }
+
+    func testTruncatedJPEGIsAnErrorLikePIL() {
+        XCTAssertEqual(reason(ImageFixtures.bad("truncated.jpg")),
+                       .truncated(format: "JPEG", detail: "Premature end of JPEG file"))
+    }
+
+    func testJPEGMissingOnlyItsEOIMarkerIsTruncated() {
+        XCTAssertEqual(reason(ImageFixtures.bad("no_eoi.jpg")),
+                       .truncated(format: "JPEG", detail: "Premature end of JPEG file"))
+    }
+
+    func testTruncatedPNGIsAnError() {
+        XCTAssertEqual(reason(ImageFixtures.bad("truncated.png")),
+                       .truncated(format: "PNG", detail: "file ends before the PNG data does"))
+    }
+
+    func testCorruptJPEGCarriesLibjpegMessage() {
+        XCTAssertEqual(reason(ImageFixtures.bad("corrupt_sof.jpg")),
+                       .corrupt(format: "JPEG", detail: "Unsupported JPEG data precision 7"))
+    }
+
+    func testGIFNamedJpgIsAnUnsupportedFormat() {
+        XCTAssertEqual(reason(ImageFixtures.bad("gif_named.jpg")), .unsupportedFormat("GIF"))
+        XCTAssertEqual(String(describing: ImageError(path: "x.jpg", reason: .unsupportedFormat("GIF"))),
+                       "x.jpg: unsupported format (GIF); headstart reads JPEG, PNG, BMP and binary PPM/PGM")
+    }
+
+    func testWebPAndTIFFAreUnsupportedFormats() {
+        XCTAssertEqual(reason(ImageFixtures.bad("webp_named.png")), .unsupportedFormat("WebP"))
+        XCTAssertEqual(reason(ImageFixtures.bad("tiff_named.jpg")), .unsupportedFormat("TIFF"))
+    }
+
+    func testGarbageBytesAreUnrecognised() {
+        guard case .unsupportedFormat(let what)? = reason(ImageFixtures.bad("garbage.jpg")) else { return XCTFail("wrong reason") }
+        XCTAssertTrue(what.hasPrefix("unrecognised; first bytes "), what)
+    }
+
+    func testEveryBadFixtureIsRefusedWithItsKind() {
+        for (name, bad) in ImageFixtures.manifest.bad {
+            let kind: String
+            switch reason(ImageFixtures.bad(name)) {
+            case .empty?: kind = "empty"
+            case .truncated?: kind = "truncated"
+            case .corrupt?: kind = "corrupt"
+            case .unsupportedFormat?: kind = "unsupported"
+            default: kind = "other"
+            }
+            XCTAssertEqual(kind, bad.kind, name)
+        }
+    }
+
+    func testMissingFileIsReportedAsMissing() {
+        XCTAssertEqual(reason("/nonexistent/dir/horse.png"), .missing)
+    }
+
+    func testBrokenSymlinkNamesItsTarget() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("img-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let link = dir.appendingPathComponent("link.png").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "gone.png")
+        XCTAssertEqual(reason(link), .brokenSymlink(target: "gone.png"))
+    }
+
+    func testDirectoryIsUnreadable() throws {
+        XCTAssertEqual(reason(ImageFixtures.dir.path), .unreadable("is a directory"))
+    }
+
+    func testFileWithoutReadPermissionIsUnreadable() throws {
+        if getuid() == 0 { throw XCTSkip("running as root: permission bits do not stop root from reading") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("noread-\(UUID().uuidString).png").path
+        try Data(contentsOf: URL(fileURLWithPath: ImageFixtures.input("rgb.png"))).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        chmod(path, 0)
+        XCTAssertEqual(reason(path), .unreadable("Permission denied"))
+    }
+
+    // MARK: pixel limit
+
+    /// A PNG that is only a signature and an IHDR chunk claiming width x height: no pixel data at all.
+    static func pngHeaderOnly(width: UInt32, height: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        let ihdr = Array("IHDR".utf8) + be(width) + be(height) + [8, 2, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + be(13) + ihdr + be(0)  // CRC not checked first
+    }
+
+    func testPNGHeaderClaiming20000x20000IsRefusedBeforeDecoding() {
+        let bytes = Self.pngHeaderOnly(width: 20000, height: 20000)
+        XCTAssertThrowsError(try ImageDecoder.decode(data: bytes, name: "bomb.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.reason, .tooManyPixels(width: 20000, height: 20000, limit: 89_478_485))
+            XCTAssertEqual(String(describing: error),
+                           "bomb.png: image is 20000x20000 = 400000000 pixels, over the limit of 89478485 pixels (checked before decoding)")
+        }
+    }
+
+    func testJPEGFrameHeaderOverTheLimitIsRefusedBeforeDecoding() {
+        // SOI, then SOF0: length 11, precision 8, height 30000, width 30000, 1 component; nothing after it.
+        let bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x75, 0x30, 0x75, 0x30, 0x01, 0x01, 0x11, 0x00]
+        XCTAssertThrowsError(try ImageDecoder.decode(data: bytes, name: "bomb.jpg")) { error in
+            XCTAssertEqual((error as? ImageError)?.reason, .tooManyPixels(width: 30000, height: 30000, limit: 89_478_485))
+        }
+    }
+
+    func testBMPAndPPMHeadersOverTheLimitAreRefusedBeforeDecoding() {
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Array("P6\n40000 30000\n255\n".utf8), name: "bomb.ppm")) { error in
+            XCTAssertEqual((error as? ImageError)?.reason, .tooManyPixels(width: 40000, height: 30000, limit: 89_478_485))
+        }
+        var bmp = [UInt8](repeating: 0, count: 54)
+        bmp[0] = UInt8(ascii: "B"); bmp[1] = UInt8(ascii: "M"); bmp[10] = 54; bmp[14] = 40
+        bmp[18] = 0x20; bmp[19] = 0x4E  // width 20000
+        bmp[22] = 0x20; bmp[23] = 0x4E  // height 20000
+        bmp[26] = 1; bmp[28] = 24
+        XCTAssertThrowsError(try ImageDecoder.decode(data: bmp, name: "bomb.bmp")) { error in
+            XCTAssertEqual((error as? ImageError)?.reason, .tooManyPixels(width: 20000, height: 20000, limit: 89_478_485))
+        }
+    }
+
+    func testPixelLimitIsConfigurableAndInclusive() throws {
+        let path = ImageFixtures.input("rgb.png")  // 43 x 31 = 1333 pixels
+        XCTAssertEqual(reason(path, pixelLimit: 1332), .tooManyPixels(width: 43, height: 31, limit: 1332))
+        XCTAssertEqual(try ImageDecoder.decode(path: path, pixelLimit: 1333).image.width, 43)
+        XCTAssertEqual(reason(ImageFixtures.input("rgb.jpg"), pixelLimit: 100), .tooManyPixels(width: 37, height: 23, limit: 100))
+    }
+
+    // MARK: real data
+
+    func testRealHorseOrHumanPNGMatchesKerasExpectation() throws {
+        let shared = ImageFixtures.manifest.shared_image
+        let path = ImageFixtures.repoRoot.appendingPathComponent("../shared/data/horse-or-human/\(shared.relative_path)").standardized.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (the Horses-or-Humans data lives in ../shared/data only on team machines)")
+        }
+        XCTAssertEqual(try SHA256Hasher.digest(fileAt: path).hex, shared.file_sha256, "the file is the one the script used")
+        let decoded = try ImageDecoder.decode(path: path)
+        XCTAssertEqual(decoded.format, .png)
+        XCTAssertEqual(Self.sha(decoded.image), shared.decoded_sha256)
+        XCTAssertEqual(Self.sha(ImageResize.resize(decoded.image, height: 150, width: 150, method: .nearest)), shared.nearest_150x150_sha256)
+        XCTAssertEqual(Self.sha(ImageResize.resize(decoded.image, height: 150, width: 150, method: .bilinear)), shared.bilinear_150x150_sha256)
+    }
+
+    static func sha(_ image: RGBImage) -> String {
+        image.pixels.withUnsafeBytes { SHA256Hasher.digest($0).hex }
+    }
+}
