@@ -65,11 +65,14 @@ public final class HeadStepper {
     public var parallelism: Parallelism
     /// Rows of w1 per fused tile: the tile's gradient (rows·H floats) stays in L2 while w and v stream past.
     public var tileRows: Int
+    /// Rows of w1 per sgemm in the forward pass (see `firstLayerForward`).
+    public var forwardTileRows = 32
 
     let velocity: AlignedFloats          // [w1 | b1 | w2 | b2] like the parameters
     let smallGrads: AlignedFloats        // gradients of b1, w2, b2 at the parameters' offsets minus layout.b1
     var fullGradW1: AlignedFloats?       // only for the reference step: the whole F×H gradient
     let tiles: AlignedFloats             // one tile buffer per thread
+    let partials: AlignedFloats          // one B×H forward partial sum per thread
 
     public init(head: Head, maxBatch: Int, optimizer: RMSpropConfig = RMSpropConfig(),
                 parallelism: Parallelism = .threads(2), tileRows: Int = 64) {
@@ -81,6 +84,7 @@ public final class HeadStepper {
         velocity = AlignedFloats(count: head.layout.total)
         smallGrads = AlignedFloats(count: head.layout.total - head.layout.b1)
         tiles = AlignedFloats(count: parallelism.count * tileRows * head.layout.H)
+        partials = AlignedFloats(count: parallelism.count * maxBatch * head.layout.H)
     }
 
     /// Clears the RMSprop state (a fresh optimiser).
@@ -94,8 +98,12 @@ public final class HeadStepper {
 
     // MARK: forward
 
-    /// hpre[B,H] = x[B,F]·w1 + b1, on the configured cores. With our own threads the H columns are split, so
-    /// each output element is one OpenBLAS dot product over all F (the same summation as a single call).
+    /// hpre[B,H] = x[B,F]·w1 + b1, on the configured cores.
+    /// With our own threads, thread t takes a contiguous range of w1's rows (the F axis) and accumulates
+    /// partial[t][B,H] = Σ over tiles of `forwardTileRows` rows of x[:, tile] · w1[tile, :] (sgemm with beta 1
+    /// after the first tile); then hpre = Σ_t partial[t] + b1. Small k-tiles keep each w1 slice in cache while
+    /// OpenBLAS packs and uses it: measured ~1.5× faster than one sgemm with k = F at B = 20. The summation
+    /// order is fixed by F, the thread count and the tile size, so results are deterministic.
     func firstLayerForward(B: Int) {
         let l = head.layout, ws = workspace
         switch parallelism {
@@ -105,18 +113,32 @@ public final class HeadStepper {
             BLASThreads.set(1)
         case .threads(let n):
             BLASThreads.set(1)
-            let parts = splits(l.H, n, align: 16)
-            let x = ws.x, w1 = head.w1, hpre = ws.hpre
+            let parts = splits(l.F, n, align: 1)
+            let x = ws.x, w1 = head.w1, H = l.H, F = l.F, T = max(1, forwardTileRows)
+            let partialBase = partials.pointer, stride = ws.maxBatch * H
             parallelFor(parts.count - 1) { t in
-                let h0 = parts[t], h1 = parts[t + 1]
-                if h1 > h0 {
-                    sgemm(m: B, n: h1 - h0, k: l.F, a: x, lda: l.F, b: w1 + h0, ldb: l.H, c: hpre + h0, ldc: l.H)
+                let out = partialBase + t * stride
+                var r0 = parts[t]
+                let end = parts[t + 1]
+                if r0 == end { out.update(repeating: 0, count: B * H) }
+                var beta: Float = 0
+                while r0 < end {
+                    let rows = min(T, end - r0)
+                    sgemm(m: B, n: H, k: rows, a: x + r0, lda: F, b: w1 + r0 * H, ldb: H, beta: beta, c: out, ldc: H)
+                    beta = 1
+                    r0 += rows
                 }
             }
-            let b1 = head.b1
+            let hpre = ws.hpre, b1 = head.b1
             for b in 0..<B {
-                let row = hpre + b * l.H
-                for o in 0..<l.H { row[o] += b1[o] }
+                let row = hpre + b * H
+                let p0 = partialBase + b * H
+                for o in 0..<H { row[o] = p0[o] }
+                for t in 1..<max(parts.count - 1, 1) {
+                    let pt = partialBase + t * stride + b * H
+                    for o in 0..<H { row[o] += pt[o] }
+                }
+                for o in 0..<H { row[o] += b1[o] }
             }
         }
     }
