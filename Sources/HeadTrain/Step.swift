@@ -3,14 +3,15 @@ import Foundation
 import Numerics
 
 /// Activations for up to `maxBatch` samples, allocated once (B = maxBatch, H = hidden, O = outputs):
-///     x[B,F]  hpre[B,H]  a1[B,H]  mask[B,H]  a1d[B,H]  logits[B,O]  probs[B,O]  losses[B]  labels[B]
+///     x[B,F]  xNext[B,F] (the next batch, while a fused step prepares its hidden pre-activations)  hpre[B,H]  a1[B,H]  mask[B,H]  a1d[B,H]  logits[B,O]  probs[B,O]  losses[B]  labels[B]
 ///     dlogits[B,O]  da[B,H] (∂L/∂a1d, then in place ∂L/∂a1 and ∂L/∂hpre)
 /// With dropout 0, a1d aliases a1 and mask is unused.
 public final class Workspace {
     public let config: HeadConfig
     public let maxBatch: Int
     let storage: AlignedFloats
-    public let x, hpre, a1, mask, a1d, logits, probs, losses, dlogits, da: UnsafeMutablePointer<Float>
+    public private(set) var x, xNext: UnsafeMutablePointer<Float>
+    public let hpre, a1, mask, a1d, logits, probs, losses, dlogits, da: UnsafeMutablePointer<Float>
     public let labels: UnsafeMutablePointer<Int32>
 
     public init(config: HeadConfig, maxBatch: Int) {
@@ -18,7 +19,7 @@ public final class Workspace {
         self.maxBatch = maxBatch
         let B = maxBatch, F = config.featureCount, H = config.hidden, O = config.outputs
         func up(_ n: Int) -> Int { (n + 15) & ~15 }
-        let sizes = [B * F, B * H, B * H, B * H, B * H, B * O, B * O, B, B * O, B * H, B].map(up)
+        let sizes = [B * F, B * H, B * H, B * H, B * H, B * O, B * O, B, B * O, B * H, B, B * F].map(up)
         storage = AlignedFloats(count: sizes.reduce(0, +))
         var p = storage.pointer
         var ptrs: [UnsafeMutablePointer<Float>] = []
@@ -27,7 +28,11 @@ public final class Workspace {
         a1d = config.dropout > 0 ? ptrs[4] : ptrs[2]
         logits = ptrs[5]; probs = ptrs[6]; losses = ptrs[7]; dlogits = ptrs[8]; da = ptrs[9]
         labels = UnsafeMutableRawPointer(ptrs[10]).bindMemory(to: Int32.self, capacity: B)
+        xNext = ptrs[11]
     }
+
+    /// The next batch becomes the current one.
+    func swapBatches() { swap(&x, &xNext) }
 }
 
 /// How the two big passes over w1 use the cores.
@@ -67,6 +72,8 @@ public final class HeadStepper {
     public var tileRows: Int
     /// Rows of w1 per sgemm in the forward pass (see `firstLayerForward`).
     public var forwardTileRows = 32
+    /// The size of the batch in `workspace.x` whose hpre the previous fused step computed, if any.
+    var preparedBatch: Int?
 
     let velocity: AlignedFloats          // [w1 | b1 | w2 | b2] like the parameters
     let smallGrads: AlignedFloats        // gradients of b1, w2, b2 at the parameters' offsets minus layout.b1
@@ -129,17 +136,23 @@ public final class HeadStepper {
                     r0 += rows
                 }
             }
-            let hpre = ws.hpre, b1 = head.b1
-            for b in 0..<B {
-                let row = hpre + b * H
-                let p0 = partialBase + b * H
-                for o in 0..<H { row[o] = p0[o] }
-                for t in 1..<max(parts.count - 1, 1) {
-                    let pt = partialBase + t * stride + b * H
-                    for o in 0..<H { row[o] += pt[o] }
-                }
-                for o in 0..<H { row[o] += b1[o] }
+            reducePartials(B: B, threads: parts.count - 1)
+        }
+    }
+
+    /// hpre[B,H] = Σ_t partial[t][B,H] + b1 (threads in order, then the bias, as MatMul then BiasAdd).
+    func reducePartials(B: Int, threads n: Int) {
+        let H = head.layout.H, hpre = workspace.hpre, b1 = head.b1
+        let partialBase = partials.pointer, stride = workspace.maxBatch * H
+        for b in 0..<B {
+            let row = hpre + b * H
+            let p0 = partialBase + b * H
+            for o in 0..<H { row[o] = p0[o] }
+            for t in 1..<max(n, 1) {
+                let pt = partialBase + t * stride + b * H
+                for o in 0..<H { row[o] += pt[o] }
             }
+            for o in 0..<H { row[o] += b1[o] }
         }
     }
 
@@ -148,9 +161,14 @@ public final class HeadStepper {
     /// filled) — pass `withLoss: false` to skip the loss when labels are unknown.
     @discardableResult
     public func forward(B: Int, training: Bool, rng: inout SplitMix64, withLoss: Bool = true) -> Float {
+        forward(B: B, training: training, rng: &rng, withLoss: withLoss, hiddenReady: false)
+    }
+
+    func forward(B: Int, training: Bool, rng: inout SplitMix64, withLoss: Bool, hiddenReady: Bool) -> Float {
         let l = head.layout, ws = workspace, c = head.config
         precondition(B >= 1 && B <= ws.maxBatch, "batch \(B) outside 1...\(ws.maxBatch)")
-        firstLayerForward(B: B)
+        if !hiddenReady { firstLayerForward(B: B) }
+        preparedBatch = nil
         relu_forward(ws.a1, ws.hpre, N: B * l.H)
         if c.dropout > 0 {
             if training {
@@ -215,35 +233,59 @@ public final class HeadStepper {
     /// computed one tile of `tileRows` rows at a time (tile[r,H] = x[:, r0:r1]ᵀ · ∂L/∂hpre, an sgemm with k = B
     /// into a buffer that stays in L2) and w1, v1 for that tile are updated at once, so each step streams w1 and
     /// v1 through memory once (read + write) instead of writing and re-reading a 154 MB gradient. The rows are
-    /// split into one contiguous range per thread. Returns the batch's mean loss (before the update).
+    /// split into one contiguous range per thread.
+    ///
+    /// With `next` (the size of a batch already in `workspace.xNext`), each freshly updated w1 tile, still in
+    /// cache, also feeds the next batch's forward: partial[t] += xNext[:, tile] · w1[tile, :]. That is exactly
+    /// the next step's first-layer product with the updated weights, without reading w1 again; the batches
+    /// are then swapped and the next `trainStep` starts from the prepared hpre. Returns the batch's mean loss
+    /// (before the update).
     @discardableResult
-    public func trainStep(B: Int, rng: inout SplitMix64) -> Float {
-        let loss = forward(B: B, training: true, rng: &rng)
+    public func trainStep(B: Int, rng: inout SplitMix64, next: Int? = nil) -> Float {
+        let ready = preparedBatch == B
+        let loss = forward(B: B, training: true, rng: &rng, withLoss: true, hiddenReady: ready)
         backwardToHidden(B: B)
         updateSmall()
-        fusedFirstLayerUpdate(B: B)
+        if let next, case .threads = parallelism {
+            precondition(next >= 1 && next <= workspace.maxBatch, "next batch \(next) outside 1...\(workspace.maxBatch)")
+            fusedFirstLayerUpdate(B: B, next: next)
+            workspace.swapBatches()
+            preparedBatch = next
+        } else {
+            fusedFirstLayerUpdate(B: B, next: nil)
+            if next != nil { workspace.swapBatches() }
+        }
         return loss
     }
 
-    func fusedFirstLayerUpdate(B: Int) {
+    func fusedFirstLayerUpdate(B: Int, next: Int? = nil) {
         let l = head.layout, o = optimizer, ws = workspace
         let n = parallelism.count
         BLASThreads.set(1)
         let parts = splits(l.F, n, align: 1)
-        let x = ws.x, dh = UnsafePointer(ws.da), w1 = head.w1, v1 = velocity.pointer + l.w1
+        let x = ws.x, xNext = ws.xNext, dh = UnsafePointer(ws.da), w1 = head.w1, v1 = velocity.pointer + l.w1
         let tileBase = tiles.pointer, T = tileRows, H = l.H, F = l.F
+        let partialBase = partials.pointer, stride = ws.maxBatch * H
         let lr = o.learningRate, rho = o.rho32, omr = o.oneMinusRho32, eps = o.eps32
         parallelFor(parts.count - 1) { t in
             let tile = tileBase + t * T * H
+            let partial = partialBase + t * stride
             var r0 = parts[t]
             let end = parts[t + 1]
+            if let next, r0 == end { partial.update(repeating: 0, count: next * H) }
+            var beta: Float = 0
             while r0 < end {
                 let rows = min(T, end - r0)
                 sgemm(transA: true, m: rows, n: H, k: B, a: x + r0, lda: F, b: dh, ldb: H, c: tile, ldc: H)
                 rmsprop_update(w1 + r0 * H, v1 + r0 * H, tile, N: rows * H, lr: lr, rho: rho, oneMinusRho: omr, eps: eps)
+                if let next {
+                    sgemm(m: next, n: H, k: rows, a: xNext + r0, lda: F, b: w1 + r0 * H, ldb: H, beta: beta, c: partial, ldc: H)
+                    beta = 1
+                }
                 r0 += rows
             }
         }
+        if let next { reducePartials(B: next, threads: parts.count - 1) }
     }
 
     /// The same step written plainly: the whole F×H gradient of w1 by one sgemm (`dense_backward`), then

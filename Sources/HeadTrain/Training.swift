@@ -96,19 +96,28 @@ public final class HeadTrainer {
                 order.shuffle(with: &rng)
             }
             var lossMean = WeightedMean(), accMean = WeightedMean()
-            var s = 0
-            while s < N {
-                let e = min(N, s + B), b = e - s
-                let idx = Array(order[s..<e])
-                try train.fill(indices: idx, into: ws.x)
-                for (r, i) in idx.enumerated() { ws.labels[r] = Int32(trainLabels[i]) }
+            let bounds = Array(stride(from: 0, to: N, by: B))
+            var current = -1  // the batch whose features are in ws.x
+            for k in bounds.indices {
+                let s = bounds[k], b = min(N, s + B) - s
+                if current != k { try train.fill(indices: Array(order[s..<(s + b)]), into: ws.x) }
+                for r in 0..<b { ws.labels[r] = Int32(trainLabels[order[s + r]]) }
                 var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .dropout, index: step))
-                let loss = options.referenceStep ? stepper.trainStepReference(B: b, rng: &rng)
-                                                 : stepper.trainStep(B: b, rng: &rng)
+                let loss: Float
+                if options.referenceStep {
+                    loss = stepper.trainStepReference(B: b, rng: &rng)
+                } else if k + 1 < bounds.count {
+                    // Fetch the next batch now: the fused step computes its first layer while w1 is in cache.
+                    let s2 = bounds[k + 1], b2 = min(N, s2 + B) - s2
+                    try train.fill(indices: Array(order[s2..<(s2 + b2)]), into: ws.xNext)
+                    loss = stepper.trainStep(B: b, rng: &rng, next: b2)
+                    current = k + 1
+                } else {
+                    loss = stepper.trainStep(B: b, rng: &rng)
+                }
                 lossMean.add(Double(loss), weight: Double(b))
                 accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
                 step += 1
-                s = e
             }
             var log = EpochLog(epoch: epoch + 1, loss: lossMean.mean, accuracy: accMean.mean, valLoss: nil,
                                valAccuracy: nil, seconds: 0)

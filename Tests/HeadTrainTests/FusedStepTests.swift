@@ -50,4 +50,24 @@ final class FusedStepTests: XCTestCase {
         let b = try runSteps(config: c, B: 9, steps: 3, fused: true, parallelism: .threads(2), tileRows: 64)
         assertAgree(a, b)
     }
+
+    /// The training loop's fused steps also compute the next batch's first layer inside the update pass; a whole
+    /// fit that way (2 threads, dropout, shuffle, a partial last batch) agrees with a fit by the plain step.
+    func testFitWithNextBatchForwardInsideTheUpdateMatchesPlainSteps() throws {
+        let c = HeadConfig(featureCount: 257, hidden: 33, classes: 2, dropout: 0.2)
+        let train = try InMemoryFeatures(features: syntheticFeatures(seed: 4, count: 29, featureCount: 257), featureCount: 257,
+                                         labels: syntheticLabels(seed: 4, count: 29, classes: 2))
+        func fit(reference: Bool) throws -> (Head, [Double]) {
+            let head = try Head(config: c, seed: 3)
+            var o = TrainingOptions(epochs: 3, batchSize: 6, learningRate: 1e-3, seed: 2)
+            o.referenceStep = reference
+            o.tileRows = 19
+            let h = try HeadTrainer(head: head, options: o).fit(train: train)
+            return (head, h.epochs.map(\.loss))
+        }
+        let (fused, fusedLoss) = try fit(reference: false)
+        let (plain, plainLoss) = try fit(reference: true)
+        assertAgree(fused, plain)
+        for (a, b) in zip(fusedLoss, plainLoss) { XCTAssertEqual(a, b, accuracy: 1e-6 * b) }
+    }
 }
