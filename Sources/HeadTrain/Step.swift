@@ -75,7 +75,9 @@ public final class HeadStepper {
     /// The size of the batch in `workspace.x` whose hpre the previous fused step computed, if any.
     var preparedBatch: Int?
 
-    let velocity: AlignedFloats          // [w1 | b1 | w2 | b2] like the parameters
+    /// [w1 | b1 | w2 | b2] like the parameters; allocated (zeros) by the first update, so inference-only
+    /// steppers do not carry the 154 MB state.
+    lazy var velocity = AlignedFloats(count: head.layout.total)
     let smallGrads: AlignedFloats        // gradients of b1, w2, b2 at the parameters' offsets minus layout.b1
     var fullGradW1: AlignedFloats?       // only for the reference step: the whole F×H gradient
     let tiles: AlignedFloats             // one tile buffer per thread
@@ -88,7 +90,6 @@ public final class HeadStepper {
         self.optimizer = optimizer
         self.parallelism = parallelism
         self.tileRows = tileRows
-        velocity = AlignedFloats(count: head.layout.total)
         smallGrads = AlignedFloats(count: head.layout.total - head.layout.b1)
         tiles = AlignedFloats(count: parallelism.count * tileRows * head.layout.H)
         partials = AlignedFloats(count: parallelism.count * maxBatch * head.layout.H)

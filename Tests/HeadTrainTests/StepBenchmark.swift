@@ -32,6 +32,8 @@ final class StepBenchmark: XCTestCase {
                 s.backwardToHidden(B: B)
                 let upd = seconds(15) { s.fusedFirstLayerUpdate(B: B) }
                 let step = seconds(15) { s.trainStep(B: B, rng: &rng) }
+                let stepNext = seconds(15) { s.trainStep(B: B, rng: &rng, next: B) }
+                print(String(format: "STEP with next-batch forward fused: %.1f ms", stepNext * 1e3))
                 print(String(format: "STEP B %d %@ tile %d: forward %.1f ms, fused update %.1f ms, step %.1f ms",
                              B, "\(par)", tile, fwd * 1e3, upd * 1e3, step * 1e3))
             }
