@@ -67,9 +67,9 @@ public final class HeadStepper {
     public let head: Head
     public let workspace: Workspace
     public var optimizer: RMSpropConfig
-    public var parallelism: Parallelism
+    public let parallelism: Parallelism
     /// Rows of w1 per fused tile: the tile's gradient (rows·H floats) stays in L2 while w and v stream past.
-    public var tileRows: Int
+    public let tileRows: Int
     /// Rows of w1 per sgemm in the forward pass (see `firstLayerForward`).
     public var forwardTileRows = 32
     /// The size of the batch in `workspace.x` whose hpre the previous fused step computed, if any.
