@@ -39,6 +39,11 @@ public struct EpochLog: Equatable, Sendable {
     public var valLoss: Double?
     public var valAccuracy: Double?
     public var seconds: Double
+
+    public init(epoch: Int, loss: Double, accuracy: Double, valLoss: Double?, valAccuracy: Double?, seconds: Double) {
+        self.epoch = epoch; self.loss = loss; self.accuracy = accuracy
+        self.valLoss = valLoss; self.valAccuracy = valAccuracy; self.seconds = seconds
+    }
 }
 
 public struct TrainingHistory: Equatable, Sendable {
@@ -46,6 +51,8 @@ public struct TrainingHistory: Equatable, Sendable {
     /// The epoch (1-based) whose monitored loss was the best.
     public var bestEpoch: Int?
     public var stoppedEarly = false
+
+    public init() {}
 }
 
 /// Sample-weighted running means, as Keras's `Mean` metric: total += value·weight, count += weight.
