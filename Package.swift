@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "HeadTrain", dependencies: ["Numerics", "KerasH5"]),
         // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
         .target(name: "Pipeline", dependencies: [
-            "Extract", "Store", "HeadTrain", "Numerics", .product(name: "Yams", package: "Yams"),
+            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
         ]),
         // Downloads (resumable, checksummed) and the Horses-or-Humans zips unpacked and verified.
         .target(name: "Fetch", dependencies: ["Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),

@@ -10,6 +10,9 @@ public struct PipelineDefinition: Codable, Equatable {
     public var weights: String?
     public var cache: String?
     public var output: String?
+    /// A demo pipeline generates what it lacks instead of fetching it: seeded weights (not trained) and a
+    /// generated two-class image set. Every output is labelled as a demo.
+    public var demo: Bool?
     public var extract: ExtractSection?
     public var train: TrainSection?
 

@@ -1,0 +1,148 @@
+import Extract
+import Fetch
+import Foundation
+import HeadTrain
+import KerasH5
+import Store
+
+/// `headstart run PIPELINE.yaml`: what is missing is fetched (or, for a demo, generated), then extract
+/// (incremental) → train → evaluate, everything written into the pipeline's output folder:
+/// `head.h5`, `history.csv`, `curves.svg`, `evaluation.json`, `evaluation.txt`.
+public enum PipelineRun {
+    /// What the caller shows: stage names, progress, summaries.
+    public struct Events {
+        public var stage: (String) -> Void = { _ in }
+        public var extractProgress: (ExtractionProgress) -> Void = { _ in }
+        public var epoch: (EpochLog, Int) -> Void = { _, _ in }
+        public var download: (Int64, Int64?) -> Void = { _, _ in }
+        public init() {}
+    }
+
+    public struct Outcome {
+        public var definition: PipelineDefinition
+        public var extraction: ExtractionSummary
+        public var training: HeadTrainingResult
+        public var evaluation: HeadEvaluationReport?
+        public var outputs: [String]
+    }
+
+    /// The network is needed and unavailable: the caller may run the demo instead.
+    public struct Offline: Error, CustomStringConvertible {
+        public var what: String
+        public var cause: String
+        public var description: String { "\(what) cannot be downloaded: \(cause)" }
+    }
+
+    public static func run(_ p: PipelineDefinition, source: String, downloader: Downloader = Downloader(),
+                           events: Events = Events()) throws -> Outcome {
+        func need(_ v: String?, _ key: String) throws -> String {
+            guard let v else { throw ProvenanceError(source: source, reason: "the pipeline has no `\(key):`") }
+            return v
+        }
+        let dataset = try need(p.dataset, "dataset"), weightsPath = try need(p.weights, "weights")
+        let cachePath = try need(p.cache, "cache"), output = try need(p.output, "output")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let demo = p.demo ?? false
+
+        // Weights.
+        if !fm.fileExists(atPath: weightsPath) {
+            try fm.createDirectory(atPath: (weightsPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if demo {
+                events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
+                try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: weightsPath, style: .fixedLength)
+            } else if (weightsPath as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
+                events.stage("fetching \(Catalogue.inceptionV3NoTopWeights.filename)")
+                do {
+                    _ = try Catalogue.inceptionV3NoTopWeights.download(
+                        into: (weightsPath as NSString).deletingLastPathComponent, downloader: downloader, progress: events.download)
+                } catch let e as FetchError {
+                    if case .noNetwork = e { throw Offline(what: "the InceptionV3 weights", cause: "\(e)") }
+                    throw e
+                }
+            } else {
+                throw ProvenanceError(source: source, reason: "the weights file \(weightsPath) does not exist")
+            }
+        }
+        // Data.
+        if !fm.fileExists(atPath: dataset) {
+            if demo {
+                events.stage("generating the demo image set (discs vs stripes) → \(dataset)")
+                try DemoData.generate(into: URL(fileURLWithPath: dataset), size: 150)
+            } else if dataset.hasSuffix("horse-or-human") {
+                events.stage("fetching Horses-or-Humans")
+                do {
+                    _ = try HorsesOrHumans.fetch(into: dataset, downloads: (dataset as NSString).deletingLastPathComponent + "/downloads",
+                                                 downloader: downloader) { _, done, total in events.download(done, total) }
+                } catch let e as FetchError {
+                    if case .noNetwork = e { throw Offline(what: "the Horses-or-Humans images", cause: "\(e)") }
+                    throw e
+                }
+            } else {
+                throw ProvenanceError(source: source, reason: "the dataset folder \(dataset) does not exist")
+            }
+        }
+
+        // Extract.
+        events.stage("extract: \(dataset) → \(cachePath)")
+        let x = p.extract
+        let defaults = ExtractionSettings()
+        let settings = ExtractionSettings(
+            layer: x?.layer.flatMap(CutLayer.init) ?? defaults.layer, size: x?.size ?? defaults.size,
+            resize: x?.resize.flatMap(ResizeMethod.init) ?? defaults.resize,
+            preprocess: x?.preprocess.flatMap(PreprocessMode.init) ?? defaults.preprocess)
+        let weights = try BaseWeights.load(path: weightsPath, cut: settings.layer)
+        let extractor = try FeatureExtractor(weights: weights, settings: settings)
+        var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cachePath)
+        job.dtype = x?.dtype.flatMap(FeatureDType.init) ?? .f16
+        job.batchSize = x?.batch ?? 32
+        job.validationSplit = x?.validationSplit ?? 0
+        job.limit = x?.limit
+        let extraction = try Extraction.run(job, extractor: extractor, weights: weights, progress: events.extractProgress)
+
+        // Train.
+        let t = p.train
+        let headPath = (output as NSString).appendingPathComponent("head.h5")
+        var train = HeadTrainingJob(cache: cachePath, out: headPath)
+        let epochs = t?.epochs ?? 40
+        train.options = TrainingOptions(epochs: epochs, batchSize: t?.batch ?? 20, learningRate: Float(t?.lr ?? 1e-4),
+                                        shuffle: t?.shuffle ?? true, seed: t?.seed ?? 0, earlyStopPatience: t?.earlyStop)
+        train.hidden = t?.hidden ?? 1024
+        train.dropout = Float(t?.dropout ?? 0)
+        train.initSeed = t?.seed ?? 0
+        events.stage("train: \(epochs) epochs → \(headPath)")
+        let training = try HeadTraining.run(train) { events.epoch($0, epochs) }
+        let label = demo ? " (DEMO: seeded weights, generated images)" : ""
+        let history = (output as NSString).appendingPathComponent("history.csv")
+        let curves = (output as NSString).appendingPathComponent("curves.svg")
+        try TrainingReport.csv(training.history).write(toFile: history, atomically: true, encoding: .utf8)
+        try TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)")
+            .write(toFile: curves, atomically: true, encoding: .utf8)
+        var outputs = [headPath, history, curves]
+
+        // Evaluate.
+        var evaluation: HeadEvaluationReport? = nil
+        if training.validationCount > 0 {
+            events.stage("evaluate: validation split")
+            let report = try HeadEvaluation.run(cache: cachePath, head: headPath)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let json = (output as NSString).appendingPathComponent("evaluation.json")
+            try enc.encode(report).write(to: URL(fileURLWithPath: json))
+            outputs.append(json)
+            evaluation = report
+        }
+        if demo {
+            let note = (output as NSString).appendingPathComponent("DEMO.txt")
+            try """
+            Everything in this folder is a DEMO made offline: the InceptionV3 weights were generated from a seed in
+            the Keras layout (not trained on ImageNet) and the images were generated (discs vs stripes). It shows the
+            pipeline working end to end; its numbers say nothing about the real recipe. With a network, run
+            `headstart run pipelines/horses-or-humans.yaml`, which fetches the real weights and images.
+
+            """.write(toFile: note, atomically: true, encoding: .utf8)
+            outputs.append(note)
+        }
+        return Outcome(definition: p, extraction: extraction, training: training, evaluation: evaluation, outputs: outputs)
+    }
+}
