@@ -109,6 +109,8 @@ public struct DiskUse: Codable, Equatable, Sendable {
 public struct CacheOverview: Codable, Equatable, Sendable {
     public var cache: String
     public var fingerprint: FingerprintView
+    /// The dataset folder the cache was last extracted from ("" when not recorded).
+    public var dataset: String
     public var classes: [String]
     public var splits: [SplitCount]
     /// Index entries (images with features) over both splits.
@@ -275,7 +277,8 @@ public enum Inspection {
         let disk = DiskUse(dataBytes: data, lockBytes: lock, totalBytes: data + lock, mapSize: map.mapSize,
                            mapUsedBytes: map.usedBytes, mapFraction: map.mapSize > 0 ? Double(data) / Double(map.mapSize) : 0)
         return CacheOverview(
-            cache: cache.path, fingerprint: FingerprintView(cache.fingerprint), classes: classes, splits: splits,
+            cache: cache.path, fingerprint: FingerprintView(cache.fingerprint), dataset: try cache.datasetRoot() ?? "",
+            classes: classes, splits: splits,
             images: counts.entries, records: records, errors: counts.errors, disk: disk,
             created: times.created, updated: times.updated)
     }
@@ -341,13 +344,13 @@ public enum Inspection {
 
     // MARK: heatmap
 
-    /// The image of `path` (read from `datasetRoot`, else the fingerprint's extra["dataset"]), decoded and resized
-    /// as extraction did, with its per-cell mean activation overlaid (see `overlay`).
+    /// The image of `path` (read from `datasetRoot`, else the folder recorded at extraction, else the fingerprint's
+    /// extra["dataset"]), decoded and resized as extraction did, with its per-cell mean activation overlaid (see `overlay`).
     public static func heatmap(_ cache: FeatureCache, path: String, datasetRoot: URL?, alpha: Double = 0.5) throws -> Heatmap {
         let (e, record) = try features(cache, path: path)
         let shape = record.shape
         guard shape.count == 3 else { throw InspectionError.badFeatureShape(cache: cache.path, shape: shape) }
-        guard let root = datasetRoot ?? cache.fingerprint.extra["dataset"].map({ URL(fileURLWithPath: $0) }) else {
+        guard let root = try datasetRoot ?? (cache.datasetRoot() ?? cache.fingerprint.extra["dataset"]).map({ URL(fileURLWithPath: $0) }) else {
             throw InspectionError.noDatasetRoot(cache: cache.path)
         }
         let fp = cache.fingerprint

@@ -67,3 +67,18 @@ extension FeatureCache {
         return MapUse(mapSize: info.me_mapsize, usedBytes: (Int(info.me_last_pgno) + 1) * page, pageSize: page)
     }
 }
+
+extension FeatureCache {
+    /// meta "dataset": the dataset folder the cache was last extracted from (absolute path), or nil if never set.
+    /// For tools that need the images again (`inspect --heatmap`); deliberately not in the fingerprint, since the
+    /// same features may come from a copy of the dataset anywhere.
+    public func datasetRoot() throws -> String? {
+        try lmdb.read { txn in
+            try lmdb.get(txn, "meta", Array("dataset".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        }
+    }
+
+    public func setDatasetRoot(_ path: String) throws {
+        try lmdb.write { txn in try lmdb.put(txn, "meta", Array("dataset".utf8), Array(path.utf8)) }
+    }
+}

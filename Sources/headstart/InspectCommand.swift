@@ -42,7 +42,7 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "The PNG file the heatmap is written to.")
     var out: String?
 
-    @Option(help: "The dataset folder the heatmap's image is read from (default: the one recorded in the cache, if any).")
+    @Option(help: "The dataset folder the heatmap's image is read from (default: the folder the cache was extracted from).")
     var dataset: String?
 
     @Option(help: "Opacity of the heatmap colours over the image, 0…1.")
@@ -115,6 +115,7 @@ struct InspectCommand: ParsableCommand {
         lines.append("  features      \(f.dtype) (\(f.featureShape.map(String.init).joined(separator: ", "))), format version \(f.formatVersion)")
         lines.append("  augmentation  \(f.augmentation)")
         if !f.extra.isEmpty { lines.append("  extra         " + f.extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
+        lines.append("dataset         " + (v.dataset.isEmpty ? "(not recorded)" : v.dataset))
         lines.append("classes         " + (v.classes.isEmpty ? "(none stored)" : v.classes.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")))
         for s in v.splits {
             let parts = s.classes.map { "\($0.name) \($0.images)" }.joined(separator: ", ")

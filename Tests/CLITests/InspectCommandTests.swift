@@ -31,10 +31,10 @@ final class InspectCommandTests: XCTestCase {
     }
 
     func testTheDefaultViewShowsFingerprintCountsRecordsDiskAndTimes() throws {
-        let (_, cache) = try extracted()
+        let (root, cache) = try extracted()
         let r = try CLI.run(["inspect", cache])
         XCTAssertEqual(r.status, 0, r.stderr)
-        for line in ["  weights       seeded-notop.h5  sha256 ",
+        for line in ["dataset         " + root.standardizedFileURL.path, "  weights       seeded-notop.h5  sha256 ",
                      "  layer         mixed7, input 75×75, resize nearest, preprocess rescale",
                      "  features      f16 (3, 3, 768), format version 1",
                      "  augmentation  none",
@@ -52,7 +52,7 @@ final class InspectCommandTests: XCTestCase {
         let (root, cache) = try extracted()
         let out = root.deletingLastPathComponent().appendingPathComponent("h.png").path
         let views: [([String], Set<String>)] = [
-            ([], ["cache", "fingerprint", "classes", "splits", "images", "records", "errors", "disk", "created", "updated"]),
+            ([], ["cache", "fingerprint", "dataset", "classes", "splits", "images", "records", "errors", "disk", "created", "updated"]),
             (["--verify"], ["cache", "ok", "recordsChecked", "indexEntriesChecked", "errorEntriesChecked", "problems"]),
             (["--errors"], ["cache", "errors"]),
             (["--entry", "train/horses/a.png"], ["cache", "path", "contentKey", "split", "label", "className", "dtype", "shape", "mean",
@@ -146,12 +146,24 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual([decoded.image.width, decoded.image.height], [75, 75], "the 300×300 image at the cache's input size")
     }
 
-    func testHeatmapWithoutADatasetAsksForOne() throws {
+    func testHeatmapWithoutADatasetReadsTheFolderTheCacheWasExtractedFrom() throws {
         let (root, cache) = try extracted()
         let out = root.deletingLastPathComponent().appendingPathComponent("heat.png").path
+        let r = try CLI.run(["inspect", cache, "--heatmap", "train/horses/a.png", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let view = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(view["imageFile"] as? String, root.standardizedFileURL.appendingPathComponent("train/horses/a.png").path)
+        XCTAssertEqual(try ImageDecoder.decode(path: out).image.width, 75)
+    }
+
+    func testHeatmapOfAMovedDatasetNamesTheMissingFile() throws {
+        let (root, cache) = try extracted()
+        let moved = root.deletingLastPathComponent().appendingPathComponent("moved")
+        try FileManager.default.moveItem(at: root, to: moved)
+        let out = moved.deletingLastPathComponent().appendingPathComponent("heat.png").path
         let r = try CLI.run(["inspect", cache, "--heatmap", "train/horses/a.png", "--out", out])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("records no dataset folder: give it with --dataset"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(root.standardizedFileURL.appendingPathComponent("train/horses/a.png").path + ": no such file"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 

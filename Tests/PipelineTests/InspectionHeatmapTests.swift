@@ -106,6 +106,15 @@ final class InspectionHeatmapTests: XCTestCase {
         XCTAssertEqual(decoded.image, h.image)
     }
 
+    func testWithoutADatasetRootTheFolderExtractedFromIsRead() throws {
+        let (root, path) = try InspectionFixture.extracted(self)
+        let cache = try FeatureCache(path: path, fingerprint: nil)
+        let given = try Inspection.heatmap(cache, path: "validation/humans/e.png", datasetRoot: root)
+        let recorded = try Inspection.heatmap(cache, path: "validation/humans/e.png", datasetRoot: nil)
+        XCTAssertEqual(recorded.view.imageFile, root.standardizedFileURL.appendingPathComponent("validation/humans/e.png").path)
+        XCTAssertEqual(recorded.image, given.image)
+    }
+
     func testJetEndsAndMiddle() {
         XCTAssertTrue(Inspection.jet(0) == (0, 0, 0.5))
         XCTAssertTrue(Inspection.jet(0.5) == (0.5, 1, 0.5))

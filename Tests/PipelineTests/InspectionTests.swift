@@ -103,6 +103,11 @@ final class InspectionOverviewTests: XCTestCase {
         ])
     }
 
+    func testTheDatasetFolderExtractedFromIsShown() throws {
+        let (root, path) = try InspectionFixture.extracted(self)
+        XCTAssertEqual(try Inspection.overview(FeatureCache(path: path, fingerprint: nil)).dataset, root.standardizedFileURL.path)
+    }
+
     func testRecordsViewsAndErrorsAreCounted() throws {
         let (_, path) = try InspectionFixture.extracted(self)
         let v = try Inspection.overview(FeatureCache(path: path, fingerprint: nil))
@@ -172,7 +177,7 @@ final class InspectionOverviewTests: XCTestCase {
         let (_, path) = try InspectionFixture.extracted(self)
         let v = try Inspection.overview(FeatureCache(path: path, fingerprint: nil))
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(v)) as! [String: Any]
-        XCTAssertEqual(Set(object.keys), ["cache", "fingerprint", "classes", "splits", "images", "records", "errors", "disk", "created", "updated"])
+        XCTAssertEqual(Set(object.keys), ["cache", "fingerprint", "dataset", "classes", "splits", "images", "records", "errors", "disk", "created", "updated"])
         XCTAssertEqual(Set((object["fingerprint"] as! [String: Any]).keys),
                        ["weightsName", "weightsSHA256", "layer", "inputSize", "resize", "preprocess", "dtype", "featureShape",
                         "formatVersion", "augmentation", "extra"])
