@@ -1,0 +1,191 @@
+import Foundation
+import Numerics
+
+public struct TrainingOptions: Equatable, Sendable {
+    public var epochs = 40
+    public var batchSize = 20
+    public var optimizer = RMSpropConfig()
+    /// Keras-style: a fresh permutation of the training samples every epoch (from `seed` and the epoch);
+    /// false keeps sample order, as `fit(..., shuffle=False)`.
+    public var shuffle = true
+    /// Seeds the per-epoch shuffles and the dropout masks (initial weights are the caller's `Head`).
+    public var seed: UInt64 = 0
+    /// Stop when the monitored loss has not improved for this many epochs (Keras `EarlyStopping(patience:)`,
+    /// min_delta 0, no restoring). The monitor is val_loss when there is validation data, else loss.
+    public var earlyStopPatience: Int?
+    public var parallelism: Parallelism = .threads(2)
+    public var tileRows = 64
+    /// Use the plain (unfused) step; for comparisons only.
+    public var referenceStep = false
+
+    public init(epochs: Int = 40, batchSize: Int = 20, learningRate: Float = 1e-4, shuffle: Bool = true,
+                seed: UInt64 = 0, earlyStopPatience: Int? = nil) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = RMSpropConfig(learningRate: learningRate)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.earlyStopPatience = earlyStopPatience
+    }
+}
+
+/// One epoch as Keras's History records it. Losses and accuracies are sample-weighted means: training ones
+/// accumulated over the epoch's batches as the weights change (each batch's mean loss weighted by its size),
+/// validation ones computed after the epoch with the epoch's final weights.
+public struct EpochLog: Equatable, Sendable {
+    public var epoch: Int          // 1-based, as Keras prints "Epoch 1/40"
+    public var loss: Double
+    public var accuracy: Double
+    public var valLoss: Double?
+    public var valAccuracy: Double?
+    public var seconds: Double
+}
+
+public struct TrainingHistory: Equatable, Sendable {
+    public var epochs: [EpochLog] = []
+    /// The epoch (1-based) whose monitored loss was the best.
+    public var bestEpoch: Int?
+    public var stoppedEarly = false
+}
+
+/// Sample-weighted running means, as Keras's `Mean` metric: total += value·weight, count += weight.
+public struct WeightedMean: Equatable, Sendable {
+    public private(set) var total = 0.0
+    public private(set) var weight = 0.0
+    public init() {}
+    public mutating func add(_ value: Double, weight w: Double) { total += value * w; weight += w }
+    public var mean: Double { weight > 0 ? total / weight : 0 }
+}
+
+/// Trains a head with RMSprop over a feature source.
+public final class HeadTrainer {
+    public let head: Head
+    public let options: TrainingOptions
+    public let stepper: HeadStepper
+
+    public init(head: Head, options: TrainingOptions) throws {
+        guard options.batchSize >= 1 else { throw HeadError.invalidConfig("batch size must be at least 1") }
+        guard options.epochs >= 0 else { throw HeadError.invalidConfig("epochs must not be negative") }
+        self.head = head
+        self.options = options
+        stepper = HeadStepper(head: head, maxBatch: options.batchSize, optimizer: options.optimizer,
+                              parallelism: options.parallelism, tileRows: options.tileRows)
+    }
+
+    /// Runs `options.epochs` epochs (fewer if early stopping fires). After each epoch `onEpoch` gets its log;
+    /// when the monitored loss improves (strictly, starting from +∞), `onImproved` gets the head and the log —
+    /// the caller writes its best checkpoint there. Deterministic for a given seed, head and sources.
+    @discardableResult
+    public func fit(train: FeatureSource, validation: FeatureSource? = nil,
+                    onEpoch: (EpochLog) throws -> Void = { _ in },
+                    onImproved: ((Head, EpochLog) throws -> Void)? = nil) throws -> TrainingHistory {
+        let trainLabels = try checkedLabels(train, "training features")
+        let valLabels = try validation.map { try checkedLabels($0, "validation features") }
+        let N = train.count, B = options.batchSize
+        var history = TrainingHistory()
+        var best = Double.infinity
+        var wait = 0
+        var step: UInt64 = 0
+        let ws = stepper.workspace
+        var order = Array(0..<N)
+        for epoch in 0..<options.epochs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            order = Array(0..<N)
+            if options.shuffle {
+                var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .shuffle, index: UInt64(epoch)))
+                order.shuffle(with: &rng)
+            }
+            var lossMean = WeightedMean(), accMean = WeightedMean()
+            let bounds = Array(stride(from: 0, to: N, by: B))
+            var current = -1  // the batch whose features are in ws.x
+            for k in bounds.indices {
+                let s = bounds[k], b = min(N, s + B) - s
+                if current != k { try train.fill(indices: Array(order[s..<(s + b)]), into: ws.x) }
+                for r in 0..<b { ws.labels[r] = Int32(trainLabels[order[s + r]]) }
+                var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .dropout, index: step))
+                let loss: Float
+                if options.referenceStep {
+                    loss = stepper.trainStepReference(B: b, rng: &rng)
+                } else if k + 1 < bounds.count {
+                    // Fetch the next batch now: the fused step computes its first layer while w1 is in cache.
+                    let s2 = bounds[k + 1], b2 = min(N, s2 + B) - s2
+                    try train.fill(indices: Array(order[s2..<(s2 + b2)]), into: ws.xNext)
+                    loss = stepper.trainStep(B: b, rng: &rng, next: b2)
+                    current = k + 1
+                } else {
+                    loss = stepper.trainStep(B: b, rng: &rng)
+                }
+                lossMean.add(Double(loss), weight: Double(b))
+                accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+                step += 1
+            }
+            var log = EpochLog(epoch: epoch + 1, loss: lossMean.mean, accuracy: accMean.mean, valLoss: nil,
+                               valAccuracy: nil, seconds: 0)
+            if let validation, let valLabels {
+                let r = try meanLossAndAccuracy(validation, labels: valLabels)
+                log.valLoss = r.loss
+                log.valAccuracy = r.accuracy
+            }
+            log.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            history.epochs.append(log)
+            try onEpoch(log)
+
+            // Keras EarlyStopping / ModelCheckpoint(save_best_only) on the same monitor.
+            let monitored = log.valLoss ?? log.loss
+            wait += 1
+            if monitored < best {
+                best = monitored
+                wait = 0
+                history.bestEpoch = epoch + 1
+                try onImproved?(head, log)
+            } else if let patience = options.earlyStopPatience, wait >= patience, epoch > 0 {
+                history.stoppedEarly = true
+                break
+            }
+        }
+        return history
+    }
+
+    /// Loss and accuracy over a source with the current weights, in batches of `options.batchSize`, each as
+    /// a sample-weighted mean (Keras's evaluation of validation data).
+    func meanLossAndAccuracy(_ source: FeatureSource, labels: [Int]) throws -> (loss: Double, accuracy: Double) {
+        var lossMean = WeightedMean(), accMean = WeightedMean()
+        try forEachBatch(source, labels: labels, stepper: stepper, batch: options.batchSize) { b, loss in
+            lossMean.add(Double(loss), weight: Double(b))
+            accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+        }
+        return (lossMean.mean, accMean.mean)
+    }
+
+    func checkedLabels(_ s: FeatureSource, _ what: String) throws -> [Int] {
+        guard s.count > 0 else { throw HeadError.emptyDataset(what) }
+        guard s.featureCount == head.config.featureCount else {
+            throw HeadError.featureCountMismatch(expected: head.config.featureCount, found: s.featureCount)
+        }
+        let labels = s.labels()
+        guard labels.count == s.count else {
+            throw HeadError.shapeMismatch(what: "\(what) labels", expected: [s.count], found: [labels.count])
+        }
+        for (i, l) in labels.enumerated() where l < 0 || l >= head.config.classes {
+            throw HeadError.invalidLabel(index: i, label: l, classes: head.config.classes)
+        }
+        return labels
+    }
+}
+
+/// Inference forward over a source in order, batch by batch; `body(b, meanLoss)` sees the workspace's probs.
+/// With `labels` nil the loss is not computed (0 is passed).
+func forEachBatch(_ source: FeatureSource, labels: [Int]?, stepper: HeadStepper, batch: Int,
+                  _ body: (Int, Float) throws -> Void) throws {
+    let ws = stepper.workspace
+    var rng = SplitMix64(key: 0)  // unused: no dropout at inference
+    var s = 0
+    while s < source.count {
+        let e = min(source.count, s + batch), b = e - s
+        try source.fill(indices: Array(s..<e), into: ws.x)
+        if let labels { for r in 0..<b { ws.labels[r] = Int32(labels[s + r]) } }
+        let loss = stepper.forward(B: b, training: false, rng: &rng, withLoss: labels != nil)
+        try body(b, loss)
+        s = e
+    }
+}

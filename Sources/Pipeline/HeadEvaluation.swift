@@ -1,0 +1,66 @@
+import Foundation
+import HeadTrain
+import Store
+
+/// A saved head against a cache split, with the file behind every sample.
+public struct HeadEvaluationReport: Encodable {
+    public struct Misclassified: Encodable { public var path: String; public var label: String; public var predicted: String; public var probabilities: [Float] }
+    public var cache: String
+    public var head: String
+    public var split: String
+    public var count: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var classes: [String]
+    /// confusion[true][predicted]
+    public var confusion: [[Int]]
+    public var precision: [Double?]
+    public var recall: [Double?]
+    public var rocAUC: Double?
+    public var misclassified: [Misclassified]
+}
+
+public enum HeadEvaluation {
+    /// Evaluates `headPath` on `split` of the cache. Refuses a head whose features came from other weights or
+    /// other settings than the cache's (it would be meaningless).
+    public static func run(cache cachePath: String, head headPath: String, split: Split = .validation) throws -> HeadEvaluationReport {
+        let cache = try FeatureCache(path: cachePath, fingerprint: nil)
+        let contents = try HeadFile.load(path: headPath)
+        let expected = try HeadProvenance(cache: cache)
+        let recorded = try HeadProvenance(metadata: contents.metadata, source: headPath)
+        try check(recorded, against: expected, head: headPath, cache: cachePath)
+        let source = try CacheFeatures(cache: cache, split: split)
+        guard source.count > 0 else { throw ProvenanceError(source: cachePath, reason: "the \(split) split is empty") }
+        let e = try HeadPredictor(head: contents.head).evaluate(source)
+        let names = expected.classNames
+        let misclassified = e.misclassified.map { i in
+            HeadEvaluationReport.Misclassified(
+                path: source.entries[i].path, label: names[e.labels[i]], predicted: names[e.predicted[i]],
+                probabilities: Array(e.probabilities[(i * e.outputs)..<((i + 1) * e.outputs)]))
+        }
+        return HeadEvaluationReport(cache: cachePath, head: headPath, split: "\(split)", count: e.count, loss: e.loss,
+                                    accuracy: e.accuracy, classes: names, confusion: e.confusion, precision: e.precision,
+                                    recall: e.recall, rocAUC: e.rocAUC, misclassified: misclassified)
+    }
+
+    /// The fields that must agree between a head's recorded provenance and a cache (or a base weights file).
+    public static func check(_ recorded: HeadProvenance, against expected: HeadProvenance, head: String, cache: String) throws {
+        var diffs: [String] = []
+        if recorded.weightsSHA256 != expected.weightsSHA256 {
+            diffs.append("weights: head trained on \(recorded.weightsName) (\(recorded.weightsSHA256.prefix(12))…), cache from \(expected.weightsName) (\(expected.weightsSHA256.prefix(12))…)")
+        }
+        if recorded.settings != expected.settings {
+            diffs.append("settings: head \(describe(recorded)), cache \(describe(expected))")
+        }
+        if recorded.classNames != expected.classNames {
+            diffs.append("classes: head \(recorded.classNames), cache \(expected.classNames)")
+        }
+        if !diffs.isEmpty {
+            throw ProvenanceError(source: head, reason: "does not fit the cache \(cache): " + diffs.joined(separator: "; "))
+        }
+    }
+
+    static func describe(_ p: HeadProvenance) -> String {
+        "\(p.settings.layer.rawValue) \(p.settings.size)×\(p.settings.size) \(p.settings.resize.rawValue) \(p.settings.preprocess.rawValue)"
+    }
+}

@@ -1,0 +1,67 @@
+import Extract
+import Foundation
+import Store
+
+/// Where a head's features came from, saved with the head (HeadFile metadata) so that `predict` extracts new
+/// images exactly as the training features were extracted — same weights, cut, size, resize and preprocessing —
+/// and refuses a weights file that differs (the trap of training and serving with different preprocessing).
+public struct HeadProvenance: Equatable, Sendable {
+    public var weightsSHA256: String
+    public var weightsName: String
+    public var settings: ExtractionSettings
+    public var classNames: [String]
+    public var featureShape: [Int]
+
+    public init(weightsSHA256: String, weightsName: String, settings: ExtractionSettings, classNames: [String], featureShape: [Int]) {
+        self.weightsSHA256 = weightsSHA256; self.weightsName = weightsName; self.settings = settings
+        self.classNames = classNames; self.featureShape = featureShape
+    }
+
+    /// From a cache's fingerprint and class names.
+    public init(cache: FeatureCache) throws {
+        let f = cache.fingerprint
+        guard let layer = CutLayer(rawValue: f.layer), let resize = ResizeMethod(rawValue: f.resize),
+              let preprocess = PreprocessMode(rawValue: f.preprocess), let size = f.inputSize.first else {
+            throw ProvenanceError(source: cache.path, reason: "the cache's fingerprint has settings this headstart does not know: \(f.layer), \(f.resize), \(f.preprocess)")
+        }
+        self.init(weightsSHA256: f.weightsSHA256, weightsName: f.weightsName,
+                  settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
+                  classNames: try cache.classNames(), featureShape: f.featureShape)
+    }
+
+    /// As HeadFile metadata (string values).
+    public var metadata: [String: String] {
+        [
+            "weights_sha256": weightsSHA256, "weights_name": weightsName,
+            "layer": settings.layer.rawValue, "size": String(settings.size),
+            "resize": settings.resize.rawValue, "preprocess": settings.preprocess.rawValue,
+            "classes": String(decoding: try! JSONEncoder().encode(classNames), as: UTF8.self),
+            "feature_shape": featureShape.map(String.init).joined(separator: ","),
+        ]
+    }
+
+    public init(metadata m: [String: String], source: String) throws {
+        func need(_ k: String) throws -> String {
+            guard let v = m[k] else {
+                throw ProvenanceError(source: source, reason: "the head does not record '\(k)': it was not saved by `headstart train` (or by an older version)")
+            }
+            return v
+        }
+        guard let layer = CutLayer(rawValue: try need("layer")), let size = Int(try need("size")),
+              let resize = ResizeMethod(rawValue: try need("resize")),
+              let preprocess = PreprocessMode(rawValue: try need("preprocess")),
+              let classes = try? JSONDecoder().decode([String].self, from: Data(try need("classes").utf8)) else {
+            throw ProvenanceError(source: source, reason: "the head's recorded settings are not readable: \(m)")
+        }
+        self.init(weightsSHA256: try need("weights_sha256"), weightsName: m["weights_name"] ?? "",
+                  settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
+                  classNames: classes,
+                  featureShape: try need("feature_shape").split(separator: ",").compactMap { Int($0) })
+    }
+}
+
+public struct ProvenanceError: Error, CustomStringConvertible {
+    public var source: String
+    public var reason: String
+    public var description: String { "\(source): \(reason)" }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import HeadTrain
+import Store
+
+/// Stage two over a cache: the training split trains, the validation split validates, the head is saved with
+/// the provenance of its features.
+public struct HeadTrainingJob {
+    public var cache: String
+    public var out: String
+    public var options = TrainingOptions()
+    public var hidden = 1024
+    public var dropout: Float = 0
+    /// Seed of the initial weights (glorot_uniform); `initial` overrides them.
+    public var initSeed: UInt64 = 0
+    /// A head file to start from instead of fresh weights (`--init`).
+    public var initial: String?
+    /// Save the head after every epoch whose monitored loss improved (`--checkpoint-best`), to `out`; the final
+    /// head is then the best one, not the last.
+    public var checkpointBest = false
+
+    public init(cache: String, out: String) { self.cache = cache; self.out = out }
+}
+
+public struct HeadTrainingResult {
+    public var history: TrainingHistory
+    public var provenance: HeadProvenance
+    public var config: HeadConfig
+    public var trainCount: Int, validationCount: Int
+}
+
+public enum HeadTraining {
+    public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        let provenance = try HeadProvenance(cache: cache)
+        let train = try CacheFeatures(cache: cache, split: .train)
+        let validation = try CacheFeatures(cache: cache, split: .validation)
+        guard train.count > 0 else {
+            throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
+        }
+        let config = HeadConfig(featureCount: cache.fingerprint.featureCount, hidden: job.hidden,
+                                classes: max(2, provenance.classNames.count), dropout: job.dropout)
+        let head: Head
+        if let initial = job.initial {
+            let loaded = try HeadFile.load(path: initial).head
+            guard loaded.config.featureCount == config.featureCount, loaded.config.classes == config.classes else {
+                throw ProvenanceError(source: initial, reason: "the head has \(loaded.config.featureCount) inputs and \(loaded.config.classes) classes; the cache needs \(config.featureCount) and \(config.classes)")
+            }
+            head = try Head(config: HeadConfig(featureCount: config.featureCount, hidden: loaded.config.hidden,
+                                               classes: config.classes, dropout: job.dropout),
+                            kernel1: loaded.kernel1, bias1: loaded.bias1, kernel2: loaded.kernel2, bias2: loaded.bias2)
+        } else {
+            head = try Head(config: config, seed: job.initSeed)
+        }
+        let trainer = try HeadTrainer(head: head, options: job.options)
+        let metadata = provenance.metadata
+        let history = try trainer.fit(
+            train: train, validation: validation.count > 0 ? validation : nil,
+            onEpoch: { onEpoch($0) },
+            onImproved: job.checkpointBest ? { h, _ in try HeadFile.save(h, to: job.out, metadata: metadata) } : nil)
+        if !job.checkpointBest { try HeadFile.save(head, to: job.out, metadata: metadata) }
+        return HeadTrainingResult(history: history, provenance: provenance, config: head.config,
+                                  trainCount: train.count, validationCount: validation.count)
+    }
+}
+
+/// Training curves as files: Keras History as CSV, and an SVG figure like the book's (accuracy and loss per
+/// epoch, training and validation).
+public enum TrainingReport {
+    public static func csv(_ h: TrainingHistory) -> String {
+        var s = "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"
+        for e in h.epochs {
+            let v = [e.valLoss, e.valAccuracy].map { $0.map { String(format: "%.8g", $0) } ?? "" }
+            s += "\(e.epoch),\(String(format: "%.8g", e.loss)),\(String(format: "%.8g", e.accuracy)),\(v[0]),\(v[1]),\(String(format: "%.3f", e.seconds))\n"
+        }
+        return s
+    }
+
+    /// Two panels side by side (accuracy, loss), epochs on x, training in blue and validation in orange.
+    public static func svg(_ h: TrainingHistory, title: String) -> String {
+        let panelW = 420.0, panelH = 300.0, margin = 50.0
+        var out = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * panelW + 3 * margin))" height="\(Int(panelH + 2 * margin + 20))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(Int(panelW + 1.5 * margin))" y="20" text-anchor="middle" font-size="14">\(escape(title))</text>
+
+        """
+        let epochs = h.epochs.map { Double($0.epoch) }
+        func panel(_ x0: Double, _ name: String, _ train: [Double], _ val: [Double?]) {
+            let values = train + val.compactMap { $0 }
+            var lo = values.min() ?? 0, hi = values.max() ?? 1
+            if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
+            let pad = (hi - lo) * 0.05
+            lo -= pad; hi += pad
+            let e0 = epochs.first ?? 1, e1 = max(epochs.last ?? 1, e0 + 1)
+            let y0 = margin + 10
+            func px(_ e: Double) -> Double { x0 + (e - e0) / (e1 - e0) * panelW }
+            func py(_ v: Double) -> Double { y0 + (hi - v) / (hi - lo) * panelH }
+            out += "<rect x=\"\(x0)\" y=\"\(y0)\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"none\" stroke=\"#444\"/>\n"
+            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 - 8)\" text-anchor=\"middle\">\(name)</text>\n"
+            for i in 0...4 {
+                let v = lo + (hi - lo) * Double(i) / 4
+                out += "<text x=\"\(x0 - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
+                out += "<line x1=\"\(x0)\" x2=\"\(x0 + panelW)\" y1=\"\(py(v))\" y2=\"\(py(v))\" stroke=\"#ddd\"/>\n"
+            }
+            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 + panelH + 30)\" text-anchor=\"middle\">epoch (\(Int(e0))–\(Int(e1)))</text>\n"
+            func line(_ ys: [Double?], _ colour: String, _ label: String, _ row: Int) {
+                let pts = zip(epochs, ys).compactMap { e, v in v.map { String(format: "%.1f,%.1f", px(e), py($0)) } }
+                guard !pts.isEmpty else { return }
+                out += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>\n"
+                out += "<text x=\"\(x0 + 10)\" y=\"\(y0 + 18 + 16 * Double(row))\" fill=\"\(colour)\">\(label)</text>\n"
+            }
+            line(train.map { $0 }, "#1f77b4", "training", 0)
+            line(val, "#ff7f0e", "validation", 1)
+        }
+        panel(margin, "accuracy", h.epochs.map(\.accuracy), h.epochs.map(\.valAccuracy))
+        panel(2 * margin + panelW, "loss", h.epochs.map(\.loss), h.epochs.map(\.valLoss))
+        return out + "</svg>\n"
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
