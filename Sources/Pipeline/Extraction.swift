@@ -94,6 +94,7 @@ public enum Extraction {
         let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
                                      rebuild: job.rebuild)
         try cache.setClassNames(dataset.classNames, replace: true)
+        try cache.setDatasetRoot(dataset.root.path)
 
         var summary = ExtractionSummary()
         summary.classNames = dataset.classNames
