@@ -29,6 +29,7 @@ public struct HeadTrainingResult {
 }
 
 public enum HeadTraining {
+    @discardableResult
     public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
         let cache = try FeatureCache(path: job.cache, fingerprint: nil)
         let provenance = try HeadProvenance(cache: cache)

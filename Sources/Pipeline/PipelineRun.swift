@@ -52,9 +52,14 @@ public enum PipelineRun {
                 events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
                 try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: weightsPath, style: .fixedLength)
             } else if (weightsPath as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
-                events.stage("fetching \(Catalogue.inceptionV3NoTopWeights.filename)")
+                // HEADSTART_WEIGHTS_URL names a mirror (same file, same MD5 check).
+                var source = Catalogue.inceptionV3NoTopWeights
+                if let mirror = ProcessInfo.processInfo.environment["HEADSTART_WEIGHTS_URL"], let url = URL(string: mirror) {
+                    source.url = url
+                }
+                events.stage("fetching \(source.filename) from \(source.url.host ?? source.url.absoluteString)")
                 do {
-                    _ = try Catalogue.inceptionV3NoTopWeights.download(
+                    _ = try source.download(
                         into: (weightsPath as NSString).deletingLastPathComponent, downloader: downloader, progress: events.download)
                 } catch let e as FetchError {
                     if case .noNetwork = e { throw Offline(what: "the InceptionV3 weights", cause: "\(e)") }
