@@ -89,6 +89,9 @@ struct TestDataset {
 
     init(_ test: XCTestCase) { root = temporaryDirectory(test, "dataset") }
 
+    /// A dataset at `root`, which the caller removes.
+    init(root: URL) { self.root = root }
+
     @discardableResult
     func write(_ relative: String, _ bytes: [UInt8]) -> URL {
         let url = root.appendingPathComponent(relative)
