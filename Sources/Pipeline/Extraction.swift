@@ -115,10 +115,14 @@ public enum Extraction {
         let full = BlockingQueue<Result<Chunk, Error>?>(capacity: 1)
         let free = BlockingQueue<Chunk>(capacity: 2)
         for _ in 0..<2 { free.put(Chunk(capacity: batch * extractor.inputCount)) }
+        // Set when this function leaves by an error: the reader stops at its next chunk (see the defer below).
+        let stop = StopFlag()
         let reader = Thread {
             var seen = Set<ContentKey>()  // keys sent to the network in this run
             for c in 0..<chunkCount {
+                if stop.isSet { break }
                 let chunk = free.take()
+                if stop.isSet { break }
                 chunk.items = Array(items[(c * batch)..<min(items.count, (c + 1) * batch)])
                 let t0 = now()
                 do {
@@ -139,8 +143,24 @@ public enum Extraction {
         var output = [Float](repeating: 0, count: batch * extractor.featureCount)
         var state = ExtractionProgress()
         state.total = items.count
+        // If an error (a failed commit) ends the loop below, the reader must not be left blocked on a queue for
+        // ever, holding the cache open and its chunk buffers: stop it, and hand back every chunk it still sends
+        // until its end marker.
+        var readerFinished = false
+        defer {
+            if !readerFinished {
+                stop.set()
+                drain: while true {
+                    switch full.take() {
+                    case .success(let chunk)?: free.put(chunk)
+                    case .failure?, nil: break drain
+                    }
+                }
+            }
+        }
         while let next = full.take() {
-            let chunk = try next.get()
+            let chunk: Chunk
+            do { chunk = try next.get() } catch { readerFinished = true; throw error }
             summary.decodeSeconds += chunk.decodeSeconds
             let slots = chunk.prepared.reduce(0) { n, p in if case .decoded = p { return n + 1 } else { return n } }
             if slots > 0 {
@@ -185,6 +205,8 @@ public enum Extraction {
             progress(state)
             free.put(chunk)
         }
+
+        readerFinished = true
 
         // Content in both splits: keep it in train only.
         let entries = try cache.indexEntries()
@@ -291,6 +313,14 @@ public enum Extraction {
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// A flag one thread sets and another polls.
+final class StopFlag {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
 
 /// A bounded blocking queue between two threads.
 final class BlockingQueue<T> {
