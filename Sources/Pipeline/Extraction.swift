@@ -40,7 +40,8 @@ public struct ExtractionSummary: Sendable {
     public var reused = 0
     /// Images left to other shards.
     public var otherShards = 0
-    /// Files that could not be used, with the reason (also in the cache's errors table).
+    /// Files that could not be used, with the reason (also in the cache's errors table, except paths too long to
+    /// be its keys).
     public var failed: [(path: String, reason: String)] = []
     /// Index entries of files no longer in the dataset, removed.
     public var removed = 0
@@ -90,18 +91,30 @@ public enum Extraction {
     ) throws -> ExtractionSummary {
         let start = now()
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
-        let items = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
+        let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
         let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
                                      rebuild: job.rebuild)
         try cache.setClassNames(dataset.classNames, replace: true)
 
         var summary = ExtractionSummary()
         summary.classNames = dataset.classNames
-        summary.considered = items.count
+        summary.considered = considered.count
+        // The index and errors tables are keyed by the path, and LMDB refuses keys over maxPathBytes: such a file
+        // can be neither indexed nor listed as failed in the cache, so it is reported in the summary only (putting
+        // it in a batch would fail that batch's commit and end the run).
+        let maxPath = cache.maxPathBytes
+        func tooLong(_ path: String) -> String? {
+            let n = path.utf8.count
+            return n > maxPath ? "the path is \(n) bytes long; the cache keys paths of at most \(maxPath) bytes (UTF-8): not extracted" : nil
+        }
+        let items = considered.filter { tooLong($0.relativePath) == nil }
         var existing = [String: IndexEntry]()
         for e in try cache.indexEntries() { existing[e.path] = e }
         let present = Set(dataset.items.map(\.relativePath))
-        let problems = dataset.problems.map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
+        let problems = dataset.problems.filter { tooLong($0.relativePath) == nil }
+            .map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
+        summary.failed += (considered.map(\.relativePath) + dataset.problems.map(\.relativePath))
+            .compactMap { p in tooLong(p).map { (p, $0) } }
         let problemPaths = Set(problems.map(\.path))
         let stale = existing.keys.filter { !present.contains($0) }
             + (try cache.errorEntries()).map(\.path).filter { !present.contains($0) && !problemPaths.contains($0) }
