@@ -18,7 +18,7 @@ public struct ExtractionJob: Sendable {
     public var limit: Int? = nil
     /// Delete the cache's contents first.
     public var rebuild = false
-    /// Threads that read, hash and decode images, overlapped with the network.
+    /// Threads that read, hash and decode images, overlapped with the network (at least 1).
     public var decodeThreads = 2
 
     public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
@@ -140,7 +140,7 @@ public enum Extraction {
                 let t0 = now()
                 do {
                     chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, shard: job.shard,
-                                                 threads: job.decodeThreads, seen: &seen)
+                                                 threads: max(1, job.decodeThreads), seen: &seen)
                 } catch {
                     full.put(.failure(error))
                     return

@@ -127,3 +127,14 @@ final class ExtractionTests: XCTestCase {
         XCTAssertEqual(try FeatureCache.open(cache).fingerprint.inputSize, [99, 99])
     }
 }
+
+/// ExtractionJob's settings at their edges.
+final class ExtractionJobTests: XCTestCase {
+    /// The reading stage strides over a chunk by its thread count, so 0 would never advance.
+    func testZeroDecodeThreadsRunsOnOneThread() throws {
+        let d = TestDataset(self)
+        d.addJPEGs(classes: ["a"], count: 3)
+        let s = try extract(d, cache: temporaryDirectory(self, "cache")) { $0.decodeThreads = 0 }
+        XCTAssertEqual(s.extracted, 3)
+    }
+}
