@@ -18,7 +18,7 @@ public struct ExtractionJob: Sendable {
     public var limit: Int? = nil
     /// Delete the cache's contents first.
     public var rebuild = false
-    /// Threads that read, hash and decode images, overlapped with the network.
+    /// Threads that read, hash and decode images, overlapped with the network (at least 1).
     public var decodeThreads = 2
 
     public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
@@ -40,7 +40,8 @@ public struct ExtractionSummary: Sendable {
     public var reused = 0
     /// Images left to other shards.
     public var otherShards = 0
-    /// Files that could not be used, with the reason (also in the cache's errors table).
+    /// Files that could not be used, with the reason (also in the cache's errors table, except paths too long to
+    /// be its keys).
     public var failed: [(path: String, reason: String)] = []
     /// Index entries of files no longer in the dataset, removed.
     public var removed = 0
@@ -90,7 +91,7 @@ public enum Extraction {
     ) throws -> ExtractionSummary {
         let start = now()
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
-        let items = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
+        let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
         let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
                                      rebuild: job.rebuild)
         try cache.setClassNames(dataset.classNames, replace: true)
@@ -98,11 +99,23 @@ public enum Extraction {
 
         var summary = ExtractionSummary()
         summary.classNames = dataset.classNames
-        summary.considered = items.count
+        summary.considered = considered.count
+        // The index and errors tables are keyed by the path, and LMDB refuses keys over maxPathBytes: such a file
+        // can be neither indexed nor listed as failed in the cache, so it is reported in the summary only (putting
+        // it in a batch would fail that batch's commit and end the run).
+        let maxPath = cache.maxPathBytes
+        func tooLong(_ path: String) -> String? {
+            let n = path.utf8.count
+            return n > maxPath ? "the path is \(n) bytes long; the cache keys paths of at most \(maxPath) bytes (UTF-8): not extracted" : nil
+        }
+        let items = considered.filter { tooLong($0.relativePath) == nil }
         var existing = [String: IndexEntry]()
         for e in try cache.indexEntries() { existing[e.path] = e }
         let present = Set(dataset.items.map(\.relativePath))
-        let problems = dataset.problems.map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
+        let problems = dataset.problems.filter { tooLong($0.relativePath) == nil }
+            .map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
+        summary.failed += (considered.map(\.relativePath) + dataset.problems.map(\.relativePath))
+            .compactMap { p in tooLong(p).map { (p, $0) } }
         let problemPaths = Set(problems.map(\.path))
         let stale = existing.keys.filter { !present.contains($0) }
             + (try cache.errorEntries()).map(\.path).filter { !present.contains($0) && !problemPaths.contains($0) }
@@ -116,15 +129,19 @@ public enum Extraction {
         let full = BlockingQueue<Result<Chunk, Error>?>(capacity: 1)
         let free = BlockingQueue<Chunk>(capacity: 2)
         for _ in 0..<2 { free.put(Chunk(capacity: batch * extractor.inputCount)) }
+        // Set when this function leaves by an error: the reader stops at its next chunk (see the defer below).
+        let stop = StopFlag()
         let reader = Thread {
             var seen = Set<ContentKey>()  // keys sent to the network in this run
             for c in 0..<chunkCount {
+                if stop.isSet { break }
                 let chunk = free.take()
+                if stop.isSet { break }
                 chunk.items = Array(items[(c * batch)..<min(items.count, (c + 1) * batch)])
                 let t0 = now()
                 do {
                     chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, shard: job.shard,
-                                                 threads: job.decodeThreads, seen: &seen)
+                                                 threads: max(1, job.decodeThreads), seen: &seen)
                 } catch {
                     full.put(.failure(error))
                     return
@@ -140,8 +157,24 @@ public enum Extraction {
         var output = [Float](repeating: 0, count: batch * extractor.featureCount)
         var state = ExtractionProgress()
         state.total = items.count
+        // If an error (a failed commit) ends the loop below, the reader must not be left blocked on a queue for
+        // ever, holding the cache open and its chunk buffers: stop it, and hand back every chunk it still sends
+        // until its end marker.
+        var readerFinished = false
+        defer {
+            if !readerFinished {
+                stop.set()
+                drain: while true {
+                    switch full.take() {
+                    case .success(let chunk)?: free.put(chunk)
+                    case .failure?, nil: break drain
+                    }
+                }
+            }
+        }
         while let next = full.take() {
-            let chunk = try next.get()
+            let chunk: Chunk
+            do { chunk = try next.get() } catch { readerFinished = true; throw error }
             summary.decodeSeconds += chunk.decodeSeconds
             let slots = chunk.prepared.reduce(0) { n, p in if case .decoded = p { return n + 1 } else { return n } }
             if slots > 0 {
@@ -186,6 +219,8 @@ public enum Extraction {
             progress(state)
             free.put(chunk)
         }
+
+        readerFinished = true
 
         // Content in both splits: keep it in train only.
         let entries = try cache.indexEntries()
@@ -292,6 +327,14 @@ public enum Extraction {
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// A flag one thread sets and another polls.
+final class StopFlag {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
 
 /// A bounded blocking queue between two threads.
 final class BlockingQueue<T> {

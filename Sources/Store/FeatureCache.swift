@@ -91,6 +91,9 @@ public final class FeatureCache {
 
     /// Current LMDB map size in bytes (grows by doubling).
     public var mapSize: Int { lmdb.mapSize }
+    /// The longest path (UTF-8 bytes) the index and errors tables can hold: they are keyed by the path, and LMDB
+    /// keys are at most this long (511 bytes in the default build of liblmdb).
+    public var maxPathBytes: Int { lmdb.maxKeySize }
     /// How many times this process doubled the map.
     public var mapGrowths: Int { lmdb.growCount }
 

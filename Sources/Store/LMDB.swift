@@ -52,6 +52,9 @@ final class LMDBEnvironment {
 
     func dbi(_ name: String) -> MDB_dbi { dbis[name]! }
 
+    /// The longest key LMDB accepts (511 bytes in the default build of liblmdb).
+    var maxKeySize: Int { Int(mdb_env_get_maxkeysize(env)) }
+
     var mapSize: Int {
         var info = MDB_envinfo()
         mdb_env_info(env, &info)

@@ -20,6 +20,8 @@ struct Headstart: ParsableCommand {
             TrainCommand.self,
             EvaluateCommand.self,
             InspectCommand.self,
+            ExportCommand.self,
+            CacheCommand.self,
             Features.self,
             FetchCommand.self,
             AugmentPreviewCommand.self,
