@@ -3,12 +3,6 @@ import Foundation
 import Pipeline
 import Store
 
-extension Split: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument { case "train": self = .train; case "validation": self = .validation; default: return nil }
-    }
-}
-
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",

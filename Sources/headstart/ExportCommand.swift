@@ -3,17 +3,6 @@ import Foundation
 import Pipeline
 import Store
 
-extension Split: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument {
-        case "train": self = .train
-        case "validation": self = .validation
-        default: return nil
-        }
-    }
-    public static var allValueStrings: [String] { ["train", "validation"] }
-}
-
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",

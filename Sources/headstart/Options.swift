@@ -9,6 +9,17 @@ extension ResizeMethod: ExpressibleByArgument {}
 extension PreprocessMode: ExpressibleByArgument {}
 extension FeatureDType: ExpressibleByArgument {}
 
+extension Split: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "train": self = .train
+        case "validation": self = .validation
+        default: return nil
+        }
+    }
+    public static var allValueStrings: [String] { ["train", "validation"] }
+}
+
 /// What decides an image's features besides the images: shared by every command that runs the base network.
 /// Unset options come from a pipeline file when one is given, else from the book's recipe.
 struct NetworkOptions: ParsableArguments {
