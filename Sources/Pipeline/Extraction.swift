@@ -99,7 +99,10 @@ public enum Extraction {
 
         var summary = ExtractionSummary()
         summary.classNames = dataset.classNames
-        summary.considered = considered.count
+        // Every dataset entry this run looked at: the images (after --limit) and the entries that could not even
+        // be listed as images (broken links, unreadable folders), so extracted + reused + skipped + other
+        // shards adds up to it.
+        summary.considered = considered.count + dataset.problems.count
         // The index and errors tables are keyed by the path, and LMDB refuses keys over maxPathBytes: such a file
         // can be neither indexed nor listed as failed in the cache, so it is reported in the summary only (putting
         // it in a batch would fail that batch's commit and end the run).
@@ -153,6 +156,13 @@ public enum Extraction {
         }
         reader.stackSize = 4 << 20
         reader.start()
+
+        // Content already indexed in train: a validation file with the same bytes stays out of the index (so
+        // the splits stay disjoint) and its reason is written only when it changes, so reruns do not churn.
+        var trainKeys = [ContentKey: String]()
+        for e in existing.values.sorted(by: { $0.path < $1.path }) where e.split == .train { trainKeys[e.key] = trainKeys[e.key] ?? e.path }
+        var existingErrors = [String: String]()
+        for e in try cache.errorEntries() { existingErrors[e.path] = e.reason }
 
         var output = [Float](repeating: 0, count: batch * extractor.featureCount)
         var state = ExtractionProgress()
@@ -209,6 +219,16 @@ public enum Extraction {
                 let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
                                        split: item.split == .train ? .train : .validation, fileSize: item.fileSize,
                                        modificationTimeNanoseconds: item.modificationTimeNanoseconds)
+                if item.split == .train {
+                    trainKeys[key] = trainKeys[key] ?? item.relativePath
+                } else if let t = trainKeys[key] {
+                    summary.splitCollisions.append((item.relativePath, t))
+                    let reason = collisionReason(train: t)
+                    if existingErrors[item.relativePath] != reason {
+                        writes.errors.append(ErrorEntry(path: item.relativePath, reason: reason))
+                    }
+                    continue
+                }
                 if existing[item.relativePath] != entry { writes.entries.append(entry) }
             }
             let t0 = now()
@@ -222,7 +242,8 @@ public enum Extraction {
 
         readerFinished = true
 
-        // Content in both splits: keep it in train only.
+        // Content in both splits whose validation copy was indexed before its train twin (flat layouts, where
+        // the two interleave): keep it in train only.
         let entries = try cache.indexEntries()
         var trainPath = [ContentKey: String]()
         for e in entries where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
@@ -230,7 +251,7 @@ public enum Extraction {
         for e in entries where e.split == .validation {
             if let t = trainPath[e.key] {
                 summary.splitCollisions.append((e.path, t))
-                moves.errors.append(ErrorEntry(path: e.path, reason: "same content as train file \(t): kept in train only, so the splits stay disjoint"))
+                moves.errors.append(ErrorEntry(path: e.path, reason: collisionReason(train: t)))
             }
         }
         if !moves.errors.isEmpty { try cache.commit(batch: moves) }
@@ -311,6 +332,10 @@ public enum Extraction {
             if case let .cached(k) = result[i], let r = failedKeys[k], !(try cache.contains(key: k)) { result[i] = .failed(r) }
         }
         return result
+    }
+
+    static func collisionReason(train: String) -> String {
+        "same content as train file \(train): kept in train only, so the splits stay disjoint"
     }
 
     /// An error's reason without the path (the cache's errors table is keyed by path).

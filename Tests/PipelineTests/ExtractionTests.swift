@@ -126,6 +126,32 @@ final class ExtractionTests: XCTestCase {
         XCTAssertEqual(s.extracted, 4, "everything extracted again at the new size")
         XCTAssertEqual(try FeatureCache.open(cache).fingerprint.inputSize, [99, 99])
     }
+
+    func testContentInBothSplitsIsKeptInTrainOnlyAndRerunsLeaveItSo() throws {
+        let data = TestDataset(self)
+        data.write("train/a/one.jpg", TestImages.jpegVariant(1))
+        data.write("train/b/two.jpg", TestImages.jpegVariant(2))
+        data.write("validation/a/copy-of-one.jpg", TestImages.jpegVariant(1))
+        data.write("validation/b/three.jpg", TestImages.jpegVariant(3))
+        let cacheURL = temporaryDirectory(self, "cache")
+        let first = try extract(data, cache: cacheURL)
+        XCTAssertEqual(first.splitCollisions.map(\.validation), ["validation/a/copy-of-one.jpg"])
+        XCTAssertEqual(first.extracted + first.reused + first.failed.count, first.considered)
+        let cache = try FeatureCache.open(cacheURL)
+        XCTAssertNil(try cache.indexEntry(path: "validation/a/copy-of-one.jpg"))
+        XCTAssertEqual(try cache.errorReasons()["validation/a/copy-of-one.jpg"],
+                       "same content as train file train/a/one.jpg: kept in train only, so the splits stay disjoint")
+        XCTAssertEqual(try cache.indexEntries(split: .validation).map(\.path), ["validation/b/three.jpg"])
+        let updated = try cache.timestamps().updated
+
+        let second = try extract(data, cache: cacheURL)
+        XCTAssertEqual(second.splitCollisions.map(\.validation), ["validation/a/copy-of-one.jpg"], "still reported")
+        XCTAssertEqual(second.extracted, 0)
+        let reopened = try FeatureCache.open(cacheURL)
+        XCTAssertEqual(try reopened.indexEntries(split: .validation).map(\.path), ["validation/b/three.jpg"])
+        XCTAssertEqual(try reopened.errorEntries().count, 1)
+        XCTAssertNotEqual(try reopened.timestamps().updated, "", "\(updated)")
+    }
 }
 
 /// ExtractionJob's settings at their edges.
