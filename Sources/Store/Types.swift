@@ -158,7 +158,7 @@ public struct FeatureRecord: Equatable, Sendable {
 }
 
 /// What the cache knows of a dataset file: its content, label and split, and the size and mtime that were current
-/// when it was hashed (a later run re-hashes only files whose size or mtime changed).
+/// when it was hashed (for `inspect --stale`; extraction re-hashes every file, which costs little beside decoding).
 public struct IndexEntry: Equatable, Sendable {
     /// Path relative to the dataset root, '/'-separated.
     public var path: String
