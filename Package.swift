@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store"]),
+        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store", "HeadTrain", "Pipeline"]),
     ],
     swiftLanguageModes: [.v5]
 )

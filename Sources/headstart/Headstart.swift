@@ -14,5 +14,6 @@ struct Headstart: ParsableCommand {
         The real ImageNet weights are Keras's inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5. \
         Without a network, `headstart seeded-weights` writes a file of the same layout generated from a seed.
         """,
-        subcommands: [ExtractCommand.self, Features.self, FetchCommand.self, AugmentPreviewCommand.self, SeededWeightsCommand.self])
+        subcommands: [ExtractCommand.self, Features.self, FetchCommand.self, AugmentPreviewCommand.self, SeededWeightsCommand.self,
+                      PredictCommand.self, ExportKerasCommand.self])
 }
