@@ -77,6 +77,10 @@ public struct ImagePrediction: Equatable, Sendable {
     /// the softmax row for more classes.
     public var output: [Float]
 
+    public init(path: String, classIndex: Int, className: String, output: [Float]) {
+        self.path = path; self.classIndex = classIndex; self.className = className; self.output = output
+    }
+
     /// P(class) for every class: [1 − s, s] for a binary head (1 − s in Double, so s itself is never rounded
     /// away — a sigmoid of 4.98e-24 stays in `output`), the softmax row otherwise.
     public var probabilities: [Double] {
