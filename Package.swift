@@ -59,11 +59,11 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain"]),
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store"]),
+        .testTarget(name: "CLITests", dependencies: ["Extract", "KerasH5", "Numerics", "Store", "HeadTrain", "Pipeline"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -45,6 +45,12 @@ public enum HeadFile {
 
     public static func save(_ head: Head, to path: String, metadata: [String: String] = [:],
                             style: KerasStringStyle = .variableLength) throws {
+        try kerasFile(head, metadata: metadata, path: path).write(to: path, style: style)
+    }
+
+    /// The file `save` writes, as layers and root attributes — for writers that put the head after other layers
+    /// (the whole book model of `export-keras`). `path` only names the file in errors.
+    public static func kerasFile(_ head: Head, metadata: [String: String] = [:], path: String) throws -> KerasWeightsFile {
         let c = head.config, l = head.layout
         var layers = [KerasLayer(name: "flatten", weights: [])]
         layers.append(KerasLayer(name: firstLayerName, weights: [
@@ -68,7 +74,7 @@ public enum HeadFile {
             }
             attributes[metadataPrefix + k] = v
         }
-        try KerasWeightsFile(layers: layers, attributes: attributes).write(to: path, style: style)
+        return KerasWeightsFile(layers: layers, attributes: attributes)
     }
 
     /// Reads a head: the last two layers with weights must be dense layers (kernel (F, H) + bias (H), then
