@@ -50,3 +50,6 @@ size_t hs_h5_error_message(char *buf, size_t cap) {
     H5Eclear2(H5E_DEFAULT);
     return out.len;
 }
+
+hid_t hs_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+hid_t hs_h5p_file_create(void) { return H5P_FILE_CREATE; }

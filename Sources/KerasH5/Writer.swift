@@ -75,9 +75,16 @@ struct KerasWeightsWriter {
     }
 
     private func writeFile(at target: String) throws {
-        let h5 = H5Fcreate(target, hs_h5f_acc_trunc(), hs_h5p_default(), hs_h5p_default())
+        // No object timestamps anywhere, so the same weights always give the same bytes (and SHA-256): a
+        // weights file regenerated from a seed must still match the heads trained on it.
+        let fileCreation = H5Pcreate(hs_h5p_file_create())
+        defer { H5Pclose(fileCreation) }
+        H5Pset_obj_track_times(fileCreation, false)
+        let h5 = H5Fcreate(target, hs_h5f_acc_trunc(), fileCreation, hs_h5p_default())
         guard h5 >= 0 else { throw error("cannot create the file (HDF5: \(hdf5ErrorText()))") }
         defer { H5Fclose(h5) }
+        let creation = ObjectCreation()
+        defer { creation.close() }
         // Weight names contain "/", which HDF5 reads as a path: create the groups on the way.
         let linkCreation = H5Pcreate(hs_h5p_link_create())
         defer { H5Pclose(linkCreation) }
@@ -101,7 +108,7 @@ struct KerasWeightsWriter {
 
         for layer in file.layers {
             do {
-                try writeLayer(h5, layer, linkCreation)
+                try writeLayer(h5, layer, linkCreation, creation)
             } catch let failure as HDF5Failure {
                 throw error(failure.reason, layer: layer.name)
             } catch let tooLarge as AttributeTooLarge {
@@ -112,7 +119,7 @@ struct KerasWeightsWriter {
         if style == .variableLength {
             // Keras 3 always writes this group (model-level variables, none for Functional/Sequential).
             do {
-                try writeLayer(h5, KerasLayer(name: "top_level_model_weights", weights: []), linkCreation)
+                try writeLayer(h5, KerasLayer(name: "top_level_model_weights", weights: []), linkCreation, creation)
             } catch let failure as HDF5Failure {
                 throw error(failure.reason)
             }
@@ -138,23 +145,45 @@ struct KerasWeightsWriter {
         }
     }
 
-    private func writeLayer(_ h5: hid_t, _ layer: KerasLayer, _ linkCreation: hid_t) throws {
-        let group = H5Gcreate2(h5, layer.name, hs_h5p_default(), hs_h5p_default(), hs_h5p_default())
+    /// Group and dataset creation property lists without object timestamps.
+    struct ObjectCreation {
+        let group = H5Pcreate(hs_h5p_group_create())
+        let dataset = H5Pcreate(hs_h5p_dataset_create())
+        init() {
+            H5Pset_obj_track_times(group, false)
+            H5Pset_obj_track_times(dataset, false)
+        }
+        func close() { H5Pclose(group); H5Pclose(dataset) }
+    }
+
+    private func writeLayer(_ h5: hid_t, _ layer: KerasLayer, _ linkCreation: hid_t, _ creation: ObjectCreation) throws {
+        let group = H5Gcreate2(h5, layer.name, hs_h5p_default(), creation.group, hs_h5p_default())
         guard group >= 0 else { throw hdf5Failure("cannot create group /\(layer.name)") }
         defer { H5Gclose(group) }
         let names = layer.weights.map { storedName($0.name) }
         try writeStringList(group, "weight_names", names)
         for (weight, name) in zip(layer.weights, names) {
-            try writeDataset(group, name, weight, linkCreation)
+            // The groups a "/" in the name implies, made here (without timestamps) rather than by HDF5.
+            var prefix = ""
+            for part in name.split(separator: "/", omittingEmptySubsequences: false).dropLast() {
+                prefix += prefix.isEmpty ? String(part) : "/" + part
+                if H5Lexists(group, prefix, hs_h5p_default()) <= 0 {
+                    let g = H5Gcreate2(group, prefix, hs_h5p_default(), creation.group, hs_h5p_default())
+                    guard g >= 0 else { throw hdf5Failure("cannot create group '\(prefix)' in /\(layer.name)") }
+                    H5Gclose(g)
+                }
+            }
+            try writeDataset(group, name, weight, linkCreation, creation.dataset)
         }
     }
 
     /// float32 little-endian, contiguous, as h5py writes a numpy float32 array; rank 0 for shape [].
-    private func writeDataset(_ group: hid_t, _ name: String, _ weight: KerasWeight, _ linkCreation: hid_t) throws {
+    private func writeDataset(_ group: hid_t, _ name: String, _ weight: KerasWeight, _ linkCreation: hid_t,
+                              _ datasetCreation: hid_t) throws {
         var dims = weight.shape.map { hsize_t($0) }
         let space = dims.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), &dims, nil)
         defer { H5Sclose(space) }
-        let dataset = H5Dcreate2(group, name, hs_h5t_ieee_f32le(), space, linkCreation, hs_h5p_default(),
+        let dataset = H5Dcreate2(group, name, hs_h5t_ieee_f32le(), space, linkCreation, datasetCreation,
                                  hs_h5p_default())
         guard dataset >= 0 else { throw hdf5Failure("cannot create dataset '\(name)'") }
         defer { H5Dclose(dataset) }

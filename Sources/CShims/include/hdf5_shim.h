@@ -32,3 +32,7 @@ htri_t hs_h5f_is_hdf5(const char *path);
 // Writes the descriptions on HDF5's current error stack, outermost call first, joined by "; ", into
 // buf (always NUL-terminated, truncated to cap bytes), then clears the stack. Returns the full length.
 size_t hs_h5_error_message(char *buf, size_t cap);
+
+// Property-list classes for objects created without timestamps (deterministic files).
+hid_t hs_h5p_group_create(void);
+hid_t hs_h5p_file_create(void);
