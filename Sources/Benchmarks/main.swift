@@ -4,6 +4,7 @@ import Dispatch
 import Extract
 import Foundation
 import Numerics
+import Store
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -62,7 +63,39 @@ func benchNetwork() throws {
                  Double(batch) / times[0]))
 }
 
+/// A cache of `--records` random 7×7×768 float16 records (two classes, 90/10 split) at `--out`, for
+/// measuring stage two at Cats-vs-Dogs scale without extracting 25,000 images.
+func synthCache() throws {
+    guard let i = args.firstIndex(of: "--out"), i + 1 < args.count else { print("synth-cache needs --out DIR"); return }
+    let n = option("--records", 25_000), shape = [7, 7, 768], count = 7 * 7 * 768
+    let fp = CacheFingerprint(weightsSHA256: String(repeating: "0", count: 64), weightsName: "synthetic", layer: "mixed7",
+                              inputSize: [150, 150], resize: "nearest", preprocess: "rescale", dtype: .f16, featureShape: shape)
+    let cache = try FeatureCache(path: args[i + 1], fingerprint: fp, rebuild: true)
+    try cache.setClassNames(["cats", "dogs"])
+    var start = 0
+    var state: UInt64 = 1
+    while start < n {
+        var batch = Batch()
+        for j in start..<min(n, start + 200) {
+            let key = ContentKey.of(Data("synthetic-\(j)".utf8))
+            var values = [Float](repeating: 0, count: count)
+            for k in 0..<count {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                values[k] = Float(state >> 40) / Float(1 << 24) * 4
+            }
+            let split: Split = j % 10 == 0 ? .validation : .train
+            batch.records.append(PendingRecord(key: key, values: values))
+            batch.entries.append(IndexEntry(path: "\(split)/\(j % 2 == 0 ? "cats" : "dogs")/\(j).jpg", key: key,
+                                            label: Int32(j % 2), split: split, fileSize: 0, modificationTimeNanoseconds: 0))
+        }
+        try cache.commit(batch: batch)
+        start += 200
+    }
+    print("wrote \(n) float16 records of \(shape) to \(args[i + 1])")
+}
+
 switch what {
 case "sgemm": benchSGEMM()
+case "synth-cache": try synthCache()
 default: try benchNetwork()
 }
