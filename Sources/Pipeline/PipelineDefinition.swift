@@ -1,4 +1,6 @@
+import Extract
 import Foundation
+import Store
 import Yams
 
 /// A pipeline file (`pipelines/*.yaml`): where the data, weights and outputs are, and the settings of each
@@ -71,6 +73,33 @@ public struct PipelineDefinition: Codable, Equatable {
 
     private static func codingPath(_ c: DecodingError.Context) -> String {
         c.codingPath.isEmpty ? "the top level" : c.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+
+    /// The extraction settings the file asks for, the book's where it is silent; an unknown value is an error
+    /// naming the key (a typo must not quietly fall back to a default).
+    public func extractionSettings(source: String) throws -> ExtractionSettings {
+        let d = ExtractionSettings()
+        func parse<T: RawRepresentable>(_ raw: String?, _ key: String, _ choices: [String]) throws -> T? where T.RawValue == String {
+            guard let raw else { return nil }
+            guard let v = T(rawValue: raw) else {
+                throw LoadError(path: source, reason: "extract.\(key) '\(raw)' is not one of \(choices.joined(separator: ", "))")
+            }
+            return v
+        }
+        return ExtractionSettings(
+            layer: try parse(extract?.layer, "layer", CutLayer.allCases.map(\.rawValue)) ?? d.layer,
+            size: extract?.size ?? d.size,
+            resize: try parse(extract?.resize, "resize", ResizeMethod.allCases.map(\.rawValue)) ?? d.resize,
+            preprocess: try parse(extract?.preprocess, "preprocess", PreprocessMode.allCases.map(\.rawValue)) ?? d.preprocess)
+    }
+
+    /// The stored feature type the file asks for (default f16).
+    public func featureDType(source: String) throws -> FeatureDType {
+        guard let raw = extract?.dtype else { return .f16 }
+        guard let t = FeatureDType(rawValue: raw) else {
+            throw LoadError(path: source, reason: "extract.dtype '\(raw)' is not f16 or f32")
+        }
+        return t
     }
 
     /// Whether a command-line argument names a pipeline file rather than a folder.

@@ -91,15 +91,11 @@ public enum PipelineRun {
         // Extract.
         events.stage("extract: \(dataset) → \(cachePath)")
         let x = p.extract
-        let defaults = ExtractionSettings()
-        let settings = ExtractionSettings(
-            layer: x?.layer.flatMap(CutLayer.init) ?? defaults.layer, size: x?.size ?? defaults.size,
-            resize: x?.resize.flatMap(ResizeMethod.init) ?? defaults.resize,
-            preprocess: x?.preprocess.flatMap(PreprocessMode.init) ?? defaults.preprocess)
+        let settings = try p.extractionSettings(source: source)
         let weights = try BaseWeights.load(path: weightsPath, cut: settings.layer)
         let extractor = try FeatureExtractor(weights: weights, settings: settings)
         var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cachePath)
-        job.dtype = x?.dtype.flatMap(FeatureDType.init) ?? .f16
+        job.dtype = try p.featureDType(source: source)
         job.batchSize = x?.batch ?? 32
         job.validationSplit = x?.validationSplit ?? 0
         job.limit = x?.limit

@@ -76,14 +76,11 @@ struct ExtractCommand: ParsableCommand {
         guard let cachePath = cache ?? pipeline?.cache else {
             throw ValidationError("Give the cache folder with --cache.")
         }
-        let settings = try network.settings(pipeline?.extract)
+        let settings = try network.settings(pipeline, source: dataset)
         let weights = try BaseWeights.load(path: try network.weightsPath(pipeline), cut: settings.layer)
         let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
         var job = ExtractionJob(dataset: URL(fileURLWithPath: datasetPath), cache: cachePath)
-        if let raw = pipeline?.extract?.dtype, FeatureDType(rawValue: raw) == nil {
-            throw ValidationError("\(dataset): extract.dtype '\(raw)' is not f16 or f32.")
-        }
-        job.dtype = dtype ?? pipeline?.extract?.dtype.flatMap(FeatureDType.init) ?? .f16
+        job.dtype = try dtype ?? pipeline?.featureDType(source: dataset) ?? .f16
         job.batchSize = batch ?? pipeline?.extract?.batch ?? 32
         job.validationSplit = validationSplit ?? pipeline?.extract?.validationSplit ?? 0
         job.shard = shard.map { ($0.index, $0.count) }

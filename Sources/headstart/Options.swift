@@ -50,19 +50,11 @@ struct NetworkOptions: ParsableArguments {
 
     var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
 
-    /// The settings, from these options, then `pipeline`, then the book's defaults.
-    func settings(_ pipeline: PipelineDefinition.ExtractSection? = nil) throws -> ExtractionSettings {
-        let d = ExtractionSettings()
-        func parse<T: RawRepresentable>(_ raw: String?, _ what: String) throws -> T? where T.RawValue == String {
-            guard let raw else { return nil }
-            guard let v = T(rawValue: raw) else { throw ValidationError("pipeline file: \(what) '\(raw)' is not known.") }
-            return v
-        }
-        let s = ExtractionSettings(
-            layer: try layer ?? parse(pipeline?.layer, "extract.layer") ?? d.layer,
-            size: size ?? pipeline?.size ?? d.size,
-            resize: try resize ?? parse(pipeline?.resize, "extract.resize") ?? d.resize,
-            preprocess: try preprocess ?? parse(pipeline?.preprocess, "extract.preprocess") ?? d.preprocess)
+    /// The settings, from these options, then the pipeline file, then the book's defaults.
+    func settings(_ pipeline: PipelineDefinition? = nil, source: String = "") throws -> ExtractionSettings {
+        let base = try pipeline?.extractionSettings(source: source) ?? ExtractionSettings()
+        let s = ExtractionSettings(layer: layer ?? base.layer, size: size ?? base.size,
+                                   resize: resize ?? base.resize, preprocess: preprocess ?? base.preprocess)
         guard s.size >= Network.minimumInputSize else {
             throw ValidationError("size \(s.size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
         }
