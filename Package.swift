@@ -53,7 +53,8 @@ let package = Package(
         ]),
 
         // The figures in BENCHMARKS.md (run in release).
-        .executableTarget(name: "Benchmarks", dependencies: ["Extract", "Numerics", "Store"], path: "Sources/Benchmarks"),
+        .executableTarget(name: "Benchmarks", dependencies: ["Extract", "Numerics", "Store", "HeadTrain", "Pipeline"],
+                         path: "Sources/Benchmarks"),
 
         .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),

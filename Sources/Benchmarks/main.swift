@@ -4,6 +4,8 @@ import Dispatch
 import Extract
 import Foundation
 import Numerics
+import HeadTrain
+import Pipeline
 import Store
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -94,8 +96,29 @@ func synthCache() throws {
     print("wrote \(n) float16 records of \(shape) to \(args[i + 1])")
 }
 
+/// Seconds per training epoch of the book's head (hidden 1024) over the train split of `--cache`, read from
+/// the cache (float16 decoded per batch) and, for comparison, from the same features held in memory as float32.
+func benchEpoch() throws {
+    guard let i = args.firstIndex(of: "--cache"), i + 1 < args.count else { print("epoch needs --cache DIR"); return }
+    let cache = try FeatureCache(path: args[i + 1], fingerprint: nil)
+    let fromCache = try CacheFeatures(cache: cache, split: .train)
+    var all = [Float](repeating: 0, count: fromCache.count * fromCache.featureCount)
+    try all.withUnsafeMutableBufferPointer { try fromCache.fill(indices: Array(0..<fromCache.count), into: $0.baseAddress!) }
+    let inMemory = try InMemoryFeatures(features: all, featureCount: fromCache.featureCount, labels: fromCache.labels())
+    let batch = option("--batch", 20), epochs = option("--epochs", 3)
+    for (name, source) in [("cache (f16 per batch)", fromCache as FeatureSource), ("in memory (f32)", inMemory)] {
+        let head = try Head(config: HeadConfig(featureCount: source.featureCount, hidden: 1024), seed: 1)
+        let trainer = try HeadTrainer(head: head, options: TrainingOptions(epochs: epochs, batchSize: batch, seed: 1))
+        let history = try trainer.fit(train: source)
+        let secs = history.epochs.map(\.seconds).sorted()
+        print(String(format: "epoch over %d × %d features from %@, batch %d: median %.2f s (best %.2f s) over %d epochs",
+                     source.count, source.featureCount, name, batch, secs[secs.count / 2], secs[0], epochs))
+    }
+}
+
 switch what {
 case "sgemm": benchSGEMM()
+case "epoch": try benchEpoch()
 case "synth-cache": try synthCache()
 default: try benchNetwork()
 }
