@@ -14,5 +14,5 @@ struct Headstart: ParsableCommand {
         The real ImageNet weights are Keras's inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5. \
         Without a network, `headstart seeded-weights` writes a file of the same layout generated from a seed.
         """,
-        subcommands: [ExtractCommand.self, TrainCommand.self, EvaluateCommand.self, Features.self, FetchCommand.self, AugmentPreviewCommand.self, SeededWeightsCommand.self])
+        subcommands: [ExtractCommand.self, TrainCommand.self, SweepCommand.self, EvaluateCommand.self, Features.self, FetchCommand.self, AugmentPreviewCommand.self, SeededWeightsCommand.self])
 }
