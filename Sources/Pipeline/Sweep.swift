@@ -370,7 +370,12 @@ struct Incumbent {
         let k = metric.key(log)
         guard better(k, c.id, log.epoch) else { return }
         key = k; id = c.id; epoch = log.epoch; config = c; self.log = log
-        self.head = head.copy()
+        // Reuse the held copy's memory when the shapes agree (no fresh pages to fault in).
+        if let held = self.head, held.config == head.config {
+            head.withParameters { src in held.withParameters { $0.update(from: src) } }
+        } else {
+            self.head = head.copy()
+        }
         dirty = true
     }
 

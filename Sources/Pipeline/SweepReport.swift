@@ -82,14 +82,24 @@ public enum SweepReport {
         return out + "</svg>\n"
     }
 
-    /// The leaderboard as text rows (best first): rank, config, best epoch, val_loss, val_acc, status.
+    /// The leaderboard as text rows (best first): rank, id, config, best epoch, val_loss, val_acc, status.
     public static func leaderboard(_ ranked: [SweepResult], metric: SweepMetric) -> String {
-        var s = String(format: "%4@  %-12@  %-36@  %5@  %9@  %7@  %@\n", "rank", "id", "config", "best", "val_loss", "val_acc", "status")
+        var s = row(["rank", "id", "config", "best", "val_loss", "val_acc", "status"]) + "\n"
         for (i, r) in ranked.enumerated() {
-            s += String(format: "%4d  %-12@  %-36@  %5d  %9@  %7@  %@\n", i + 1, r.id, r.config.label, r.bestEpoch,
-                        r.valLoss.map { String(format: "%.4f", $0) } ?? "-", r.valAcc.map { String(format: "%.4f", $0) } ?? "-",
-                        r.status)
+            s += row([String(i + 1), r.id, r.config.label, String(r.bestEpoch),
+                      r.valLoss.map { String(format: "%.4f", $0) } ?? "-", r.valAcc.map { String(format: "%.4f", $0) } ?? "-",
+                      r.status]) + "\n"
         }
         return s
+    }
+
+    /// Columns padded to the leaderboard's widths (negative: right-aligned).
+    public static func row(_ cells: [String], widths: [Int] = [-4, 12, 30, -4, -9, -7, 0]) -> String {
+        zip(cells, widths).map { cell, w in
+            let n = abs(w) - cell.count
+            guard n > 0 else { return cell }
+            let pad = String(repeating: " ", count: n)
+            return w < 0 ? pad + cell : cell + pad
+        }.joined(separator: "  ")
     }
 }

@@ -163,8 +163,8 @@ final class SweepTable {
     }
 
     private func line(_ r: Row, id: String) -> String {
-        String(format: "%-12@  %-36@  %3d/%-3d  %7@  %8@  %@", id, r.config.label, r.epoch, r.config.epochs,
-               r.valAcc.map { String(format: "%.4f", $0) } ?? "-", r.valLoss.map { String(format: "%.4f", $0) } ?? "-", r.status)
+        SweepReport.row([id, r.config.label, "\(r.epoch)/\(r.config.epochs)", r.valAcc.map { String(format: "%.4f", $0) } ?? "-",
+                         r.valLoss.map { String(format: "%.4f", $0) } ?? "-", r.status], widths: [12, 30, -7, -7, -8, 0])
     }
 
     private func draw(force: Bool) {
@@ -172,7 +172,7 @@ final class SweepTable {
         guard force || now - lastDraw >= 0.1 else { return }
         lastDraw = now
         var s = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
-        s += "\u{1B}[2K" + String(format: "%-12@  %-36@  %7@  %7@  %8@  %@", "id", "config", "epoch", "val_acc", "val_loss", "status") + "\n"
+        s += "\u{1B}[2K" + SweepReport.row(["id", "config", "epoch", "val_acc", "val_loss", "status"], widths: [12, 30, -7, -7, -8, 0]) + "\n"
         for r in rows { s += "\u{1B}[2K" + line(r, id: r.config.id) + "\n" }
         write(s)
         drawnLines = rows.count + 1
