@@ -10,7 +10,7 @@ public final class Workspace {
     public let config: HeadConfig
     public let maxBatch: Int
     let storage: AlignedFloats
-    public private(set) var x, xNext: UnsafeMutablePointer<Float>
+    public internal(set) var x, xNext: UnsafeMutablePointer<Float>
     public let hpre, a1, mask, a1d, logits, probs, losses, dlogits, da: UnsafeMutablePointer<Float>
     public let labels: UnsafeMutablePointer<Int32>
 

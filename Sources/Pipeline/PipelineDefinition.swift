@@ -17,6 +17,7 @@ public struct PipelineDefinition: Codable, Equatable {
     public var demo: Bool?
     public var extract: ExtractSection?
     public var train: TrainSection?
+    public var sweep: SweepSection?
 
     public struct ExtractSection: Codable, Equatable {
         public var layer: String?
@@ -45,6 +46,45 @@ public struct PipelineDefinition: Codable, Equatable {
         enum CodingKeys: String, CodingKey {
             case epochs, batch, lr, hidden, dropout, seed, shuffle
             case earlyStop = "early_stop"
+        }
+    }
+
+    /// `headstart sweep`'s settings. Each hyper-parameter is a number, a list (`[1e-3, 3e-4]`), or a string as
+    /// on the command line (`"1e-3,3e-4"`, or a range `"1e-5:1e-2"` for `random`).
+    public struct SweepSection: Codable, Equatable {
+        public var lr: FlexibleValues?
+        public var hidden: FlexibleValues?
+        public var dropout: FlexibleValues?
+        public var batch: FlexibleValues?
+        public var epochs: FlexibleValues?
+        public var seed: FlexibleValues?
+        public var random: Int?
+        public var strategy: String?
+        public var metric: String?
+        public var rungs: Int?
+        public var keep: Double?
+        public var shuffle: Bool?
+        public var earlyStop: Int?
+        public var output: String?
+        enum CodingKeys: String, CodingKey {
+            case lr, hidden, dropout, batch, epochs, seed, random, strategy, metric, rungs, keep, shuffle, output
+            case earlyStop = "early_stop"
+        }
+        public init() {}
+    }
+
+    /// A YAML scalar or list of scalars, kept as the command line's text form ("a,b,c" or "lo:hi").
+    public struct FlexibleValues: Codable, Equatable {
+        public var text: String
+        public init(_ text: String) { self.text = text }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let list = try? c.decode([String].self) { text = list.joined(separator: ","); return }
+            text = try c.decode(String.self)
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(text)
         }
     }
 

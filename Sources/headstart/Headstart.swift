@@ -18,6 +18,7 @@ struct Headstart: ParsableCommand {
             RunCommand.self,
             ExtractCommand.self,
             TrainCommand.self,
+            SweepCommand.self,
             EvaluateCommand.self,
             PredictCommand.self,
             InspectCommand.self,

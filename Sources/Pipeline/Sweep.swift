@@ -1,0 +1,402 @@
+import Foundation
+import HeadTrain
+import Numerics
+import Store
+
+/// A sweep over one cache: the configs, how far they train, how they are ranked, where results go.
+public struct SweepJob {
+    public var cache: String
+    public var out: String
+    public var configs: [SweepConfig]
+    public var strategy: SweepStrategy = .full
+    public var metric: SweepMetric = .valLoss
+    /// Bytes of training state (weights, RMSprop state, activations) held at once. Heads sharing a pass are
+    /// held together, so this bounds how many share one; halving keeps paused heads in memory when all of
+    /// them fit, else writes their state to `configs/<id>/state.bin` between rungs.
+    public var memoryBudget = 8 << 30
+    /// How many of the best configs the validation-curves figure shows.
+    public var plotTop = 5
+
+    public init(cache: String, out: String, configs: [SweepConfig]) {
+        self.cache = cache; self.out = out; self.configs = configs
+    }
+}
+
+/// One config's outcome, saved as `configs/<id>/result.json` the moment the config finishes (atomically:
+/// written beside and renamed), which is what a rerun of the sweep resumes from.
+public struct SweepResult: Codable, Equatable, Sendable {
+    public var id: String
+    public var config: SweepConfig
+    /// The strategy's schedule and the cache's identity the result was made under; a rerun reuses a result
+    /// only when both match.
+    public var schedule: String
+    public var cacheIdentity: String
+    /// "completed", "stopped early" or "eliminated at rung i".
+    public var status: String
+    public var epochsTrained: Int
+    /// The best epoch by the sweep's metric, and its numbers.
+    public var bestEpoch: Int
+    public var valLoss: Double?
+    public var valAcc: Double?
+    public var loss: Double
+    public var acc: Double
+    public var seconds: Double
+    public var history: [EpochRecord]
+
+    public struct EpochRecord: Codable, Equatable, Sendable {
+        public var epoch: Int
+        public var loss: Double
+        public var accuracy: Double
+        public var valLoss: Double?
+        public var valAccuracy: Double?
+        public var seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case epoch, loss, accuracy, seconds
+            case valLoss = "val_loss", valAccuracy = "val_accuracy"
+        }
+        init(_ e: EpochLog) {
+            epoch = e.epoch; loss = e.loss; accuracy = e.accuracy; valLoss = e.valLoss; valAccuracy = e.valAccuracy
+            seconds = e.seconds
+        }
+        var log: EpochLog { EpochLog(epoch: epoch, loss: loss, accuracy: accuracy, valLoss: valLoss, valAccuracy: valAccuracy, seconds: seconds) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, config, schedule, status, seconds, history, loss, acc
+        case cacheIdentity = "cache_identity", epochsTrained = "epochs_trained", bestEpoch = "best_epoch"
+        case valLoss = "val_loss", valAcc = "val_acc"
+    }
+
+    public var logs: [EpochLog] { history.map(\.log) }
+    public var trainingHistory: TrainingHistory {
+        var h = TrainingHistory()
+        h.epochs = logs
+        return h
+    }
+}
+
+public enum SweepEvent {
+    /// The configs, and those whose saved results are reused (by id).
+    case planned(configs: [SweepConfig], resumed: [String: SweepResult])
+    case started(id: String)
+    case epoch(id: String, log: EpochLog)
+    case finished(SweepResult)
+    /// After a halving rung: which configs go on.
+    case rung(index: Int, epoch: Int, kept: [String], eliminated: [String])
+}
+
+public struct SweepOutcome {
+    /// Every config's result, best first by the metric (ties: the lower id).
+    public var ranked: [SweepResult]
+    /// Configs trained (at least one epoch) in this run; the others were resumed from saved results.
+    public var trainedCount: Int
+    public var resumedCount: Int
+    public var best: SweepResult? { ranked.first }
+    public var wallSeconds: Double
+}
+
+public enum Sweep {
+    public static let resultName = "result.json", historyName = "history.csv", stateName = "state.bin"
+
+    public static func configDirectory(_ out: String, _ id: String) -> String { "\(out)/configs/\(id)" }
+
+    /// Runs the sweep: configs sharing (batch size, seed, shuffle) train in one pass over the data
+    /// (`HeadGroupTrainer`), each bitwise as `headstart train` would train it alone; finished configs' results
+    /// are written as they finish; at the end `sweep.csv`, `sweep.json`, `best.h5` (the best config's head at
+    /// its best epoch, with its provenance and config) and `validation-curves.svg`.
+    @discardableResult
+    public static func run(_ job: SweepJob, onEvent: (SweepEvent) -> Void = { _ in }) throws -> SweepOutcome {
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        guard !job.configs.isEmpty else { throw SweepSpecError("the sweep has no configs") }
+        if case let .halving(k, keep) = job.strategy {
+            guard k >= 1, keep > 0, keep < 1 else { throw SweepSpecError("halving needs rungs ≥ 1 and keep in (0, 1) (found \(k), \(keep))") }
+            guard Set(job.configs.map(\.epochs)).count == 1 else {
+                throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(job.configs.map(\.epochs)).sorted()))")
+            }
+        }
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        let provenance = try HeadProvenance(cache: cache)
+        let train = try CacheFeatures(cache: cache, split: .train)
+        let validation = try CacheFeatures(cache: cache, split: .validation)
+        guard train.count > 0 else {
+            throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
+        }
+        let val: FeatureSource? = validation.count > 0 ? validation : nil
+        let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
+        let identity = try cacheIdentity(cache, train: train.count, validation: validation.count)
+        let schedule = job.strategy.schedule(job.metric)
+        try FileManager.default.createDirectory(atPath: "\(job.out)/configs", withIntermediateDirectories: true)
+
+        // Resume: results saved under the same schedule from the same cache.
+        var results: [String: SweepResult] = [:]
+        for c in job.configs {
+            let path = "\(configDirectory(job.out, c.id))/\(resultName)"
+            guard let data = FileManager.default.contents(atPath: path),
+                  let r = try? JSONDecoder().decode(SweepResult.self, from: data),
+                  r.config == c, r.schedule == schedule, r.cacheIdentity == identity else { continue }
+            results[c.id] = r
+        }
+        onEvent(.planned(configs: job.configs, resumed: results))
+        let resumedCount = results.count
+
+        var incumbent = try Incumbent(out: job.out, identity: identity, schedule: schedule, metric: job.metric)
+        let metadataBase = provenance.metadata
+        var trained = Set<String>()
+        var live: [String: (trainer: HeadTrainer, history: TrainingHistory)] = [:]
+
+        func finish(_ c: SweepConfig, _ history: TrainingHistory, status: String) throws {
+            try incumbent.flush(metadata: metadataBase)
+            let best = job.metric.bestEpoch(history.epochs)!
+            let r = SweepResult(id: c.id, config: c, schedule: schedule, cacheIdentity: identity, status: status,
+                                epochsTrained: history.epochs.count, bestEpoch: best.epoch, valLoss: best.valLoss,
+                                valAcc: best.valAccuracy, loss: best.loss, acc: best.accuracy,
+                                seconds: history.epochs.reduce(0) { $0 + $1.seconds },
+                                history: history.epochs.map(SweepResult.EpochRecord.init))
+            let dir = configDirectory(job.out, c.id)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try TrainingReport.csv(history).write(toFile: "\(dir)/\(historyName)", atomically: true, encoding: .utf8)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(r).write(to: URL(fileURLWithPath: "\(dir)/\(resultName)"), options: .atomic)
+            try? FileManager.default.removeItem(atPath: "\(dir)/\(stateName)")
+            results[c.id] = r
+            live[c.id] = nil
+            onEvent(.finished(r))
+        }
+
+        /// Trains `configs` (all at `from` epochs done, none finished) until `until` epochs (each capped by its
+        /// own count), in passes of heads sharing (batch, seed, shuffle), each pass within the memory budget.
+        func trainStage(_ configs: [SweepConfig], from: Int, until: Int, keepInMemory: Bool, last: Bool) throws {
+            var groups: [SweepConfig.PassKey: [SweepConfig]] = [:]
+            var order: [SweepConfig.PassKey] = []
+            for c in configs {
+                if groups[c.passKey] == nil { order.append(c.passKey) }
+                groups[c.passKey, default: []].append(c)
+            }
+            for key in order {
+                var chunks: [[SweepConfig]] = [[]]
+                var bytes = 0
+                for c in groups[key]! {
+                    let b = stateBytes(c, featureCount: F)
+                    if !chunks[chunks.count - 1].isEmpty && bytes + b > job.memoryBudget { chunks.append([]); bytes = 0 }
+                    chunks[chunks.count - 1].append(c); bytes += b
+                }
+                for chunk in chunks {
+                    var trainers: [HeadTrainer] = []
+                    var histories: [TrainingHistory] = []
+                    for c in chunk {
+                        if let l = live[c.id] { trainers.append(l.trainer); histories.append(l.history); continue }
+                        let head = try Head(config: HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout), seed: c.seed)
+                        let t = try HeadTrainer(head: head, options: c.trainingOptions)
+                        var h = TrainingHistory()
+                        if from > 0 { h = try loadState(t, path: "\(configDirectory(job.out, c.id))/\(stateName)") }
+                        trainers.append(t); histories.append(h)
+                    }
+                    let group = try HeadGroupTrainer(trainers: trainers, startEpoch: from)
+                    for (i, h) in histories.enumerated() where from > 0 { group.restore(i, history: h) }
+                    for c in chunk where from == 0 { trained.insert(c.id); onEvent(.started(id: c.id)) }
+                    var done = Set<Int>()
+                    for e in from..<until {
+                        try group.train(train: train, validation: val, until: e + 1,
+                                        onEpoch: { i, log in
+                                            onEvent(.epoch(id: chunk[i].id, log: log))
+                                            incumbent.consider(chunk[i], log: log, head: group.members[i].head)
+                                        })
+                        for (i, m) in group.members.enumerated() where !done.contains(i) {
+                            if m.history.stoppedEarly {
+                                done.insert(i); try finish(chunk[i], m.history, status: "stopped early")
+                            } else if m.epochsDone >= chunk[i].epochs && last {
+                                done.insert(i); try finish(chunk[i], m.history, status: "completed")
+                            }
+                        }
+                        if done.count == chunk.count { break }
+                    }
+                    for (i, m) in group.members.enumerated() where !done.contains(i) {
+                        if keepInMemory {
+                            live[chunk[i].id] = (m.trainer, m.history)
+                        } else {
+                            try saveState(m.trainer, history: m.history, path: "\(configDirectory(job.out, chunk[i].id))/\(stateName)")
+                        }
+                    }
+                }
+            }
+        }
+
+        switch job.strategy {
+        case .full:
+            let pending = job.configs.filter { results[$0.id] == nil }
+            try trainStage(pending, from: 0, until: pending.map(\.epochs).max() ?? 0, keepInMemory: false, last: true)
+        case let .halving(_, keep):
+            let rungs = job.strategy.rungEpochs(job.configs[0].epochs)
+            var alive = job.configs
+            let pendingBytes = alive.filter { results[$0.id] == nil }.reduce(0) { $0 + stateBytes($1, featureCount: F) }
+            let keepInMemory = pendingBytes <= job.memoryBudget
+            var from = 0
+            for (r, until) in rungs.enumerated() {
+                let last = r == rungs.count - 1
+                let pending = alive.filter { results[$0.id] == nil }
+                try trainStage(pending, from: from, until: until, keepInMemory: keepInMemory, last: last)
+                if last { break }
+                // Rank every config alive at this rung by its best epoch up to the rung.
+                func history(_ c: SweepConfig) -> [EpochLog] { results[c.id]?.logs ?? live[c.id]?.history.epochs ?? (try? loadHistory(job.out, c.id)) ?? [] }
+                let ranked = alive.sorted { a, b in
+                    let ka = job.metric.key(job.metric.bestEpoch(history(a), limit: until)!)
+                    let kb = job.metric.key(job.metric.bestEpoch(history(b), limit: until)!)
+                    return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
+                }
+                let n = max(1, Int((Double(alive.count) * keep).rounded(.up)))
+                let kept = Set(ranked.prefix(n).map(\.id))
+                let eliminated = alive.filter { !kept.contains($0.id) }
+                for c in eliminated where results[c.id] == nil {
+                    let h = try live[c.id]?.history ?? TrainingHistory(epochs: loadHistory(job.out, c.id))
+                    try finish(c, h, status: "eliminated at rung \(r + 1)")
+                }
+                alive = alive.filter { kept.contains($0.id) }
+                onEvent(.rung(index: r + 1, epoch: until, kept: alive.map(\.id), eliminated: eliminated.map(\.id)))
+                from = until
+            }
+        }
+        try incumbent.flush(metadata: metadataBase)
+
+        let ranked = job.configs.compactMap { results[$0.id] }.sorted { a, b in
+            let ka = job.metric.key(job.metric.bestEpoch(a.logs)!), kb = job.metric.key(job.metric.bestEpoch(b.logs)!)
+            return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
+        }
+        let outcome = SweepOutcome(ranked: ranked, trainedCount: trained.count, resumedCount: resumedCount,
+                                   wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9)
+        try SweepReport.csv(ranked).write(toFile: "\(job.out)/sweep.csv", atomically: true, encoding: .utf8)
+        try SweepReport.json(outcome, metric: job.metric, schedule: schedule).write(to: URL(fileURLWithPath: "\(job.out)/sweep.json"), options: .atomic)
+        try SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric)
+            .write(toFile: "\(job.out)/validation-curves.svg", atomically: true, encoding: .utf8)
+        return outcome
+    }
+
+    /// Bytes one config holds while training: weights and RMSprop state (2 × layout floats), the workspace
+    /// (two input batches, six B×H activations) and the stepper's per-thread buffers (tiles, partials).
+    public static func stateBytes(_ c: SweepConfig, featureCount F: Int) -> Int {
+        let total = F * c.hidden + 2 * c.hidden + 2 + 64
+        return 4 * (2 * total + 2 * c.batch * F + 8 * c.batch * c.hidden + 2 * 64 * c.hidden + 2 * c.batch * c.hidden)
+    }
+
+    /// SHA-256 of the cache's fingerprint (sorted-key JSON) and its split sizes: results from another cache
+    /// are not reused.
+    static func cacheIdentity(_ cache: FeatureCache, train: Int, validation: Int) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var data = try enc.encode(cache.fingerprint)
+        data.append(Data(";train=\(train);validation=\(validation)".utf8))
+        return SHA256Hasher.digest(data).hex
+    }
+
+    /// A paused config's state: parameters then RMSprop velocity (each `layout.total` float32, native byte
+    /// order), followed by its history as `history.json`.
+    static func saveState(_ t: HeadTrainer, history: TrainingHistory, path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var data = Data()
+        t.head.withParameters { data.append(UnsafeBufferPointer($0)) }
+        t.stepper.withOptimizerState { data.append(UnsafeBufferPointer($0)) }
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        let h = try JSONEncoder().encode(history.epochs.map(SweepResult.EpochRecord.init))
+        try h.write(to: URL(fileURLWithPath: path + ".history.json"), options: .atomic)
+    }
+
+    static func loadState(_ t: HeadTrainer, path: String) throws -> TrainingHistory {
+        let n = t.head.layout.total
+        guard let data = FileManager.default.contents(atPath: path), data.count == 2 * n * 4 else {
+            throw SweepSpecError("\(path): missing or not a training state of \(2 * n) floats")
+        }
+        data.withUnsafeBytes { raw in
+            let f = raw.bindMemory(to: Float.self)
+            t.head.withParameters { $0.baseAddress!.update(from: f.baseAddress!, count: n) }
+            t.stepper.withOptimizerState { $0.baseAddress!.update(from: f.baseAddress! + n, count: n) }
+        }
+        return TrainingHistory(epochs: try readHistory(path + ".history.json"))
+    }
+
+    static func loadHistory(_ out: String, _ id: String) throws -> [EpochLog] {
+        try readHistory("\(configDirectory(out, id))/\(stateName).history.json")
+    }
+
+    static func readHistory(_ path: String) throws -> [EpochLog] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SweepSpecError("\(path): missing") }
+        return try JSONDecoder().decode([SweepResult.EpochRecord].self, from: data).map(\.log)
+    }
+}
+
+extension TrainingHistory {
+    init(epochs: [EpochLog]) { self.init(); self.epochs = epochs }
+}
+
+/// The best (config, epoch) seen so far by the metric — ties to the lower config id, then the earlier epoch —
+/// held as a copy of its head in memory and written as `best.h5` (+ `best.json`) before any result that
+/// depends on it, so `best.h5` is always the leaderboard winner's head at its best epoch, also across resumes.
+struct Incumbent {
+    let out: String, identity: String, schedule: String, metric: SweepMetric
+    var key: [Double]?
+    var id: String?
+    var epoch: Int?
+    var config: SweepConfig?
+    var log: EpochLog?
+    var head: Head?
+    var dirty = false
+
+    struct Saved: Codable {
+        var id: String, epoch: Int, key: [Double], config: SweepConfig, schedule: String
+        var cacheIdentity: String
+        var valLoss: Double?, valAcc: Double?
+        enum CodingKeys: String, CodingKey {
+            case id, epoch, key, config, schedule
+            case cacheIdentity = "cache_identity", valLoss = "val_loss", valAcc = "val_acc"
+        }
+    }
+
+    init(out: String, identity: String, schedule: String, metric: SweepMetric) throws {
+        self.out = out; self.identity = identity; self.schedule = schedule; self.metric = metric
+        if let data = FileManager.default.contents(atPath: "\(out)/best.json"),
+           let s = try? JSONDecoder().decode(Saved.self, from: data), s.cacheIdentity == identity, s.schedule == schedule,
+           FileManager.default.fileExists(atPath: "\(out)/best.h5") {
+            key = s.key; id = s.id; epoch = s.epoch; config = s.config
+        }
+    }
+
+    func better(_ k: [Double], _ cid: String, _ e: Int) -> Bool {
+        guard let key, let id, let epoch else { return true }
+        if k != key { return k.lexicographicallyPrecedes(key) }
+        if cid != id { return cid < id }
+        return e < epoch
+    }
+
+    mutating func consider(_ c: SweepConfig, log: EpochLog, head: Head) {
+        let k = metric.key(log)
+        guard better(k, c.id, log.epoch) else { return }
+        key = k; id = c.id; epoch = log.epoch; config = c; self.log = log
+        // Reuse the held copy's memory when the shapes agree (no fresh pages to fault in).
+        if let held = self.head, held.config == head.config {
+            head.withParameters { src in held.withParameters { $0.update(from: src) } }
+        } else {
+            self.head = head.copy()
+        }
+        dirty = true
+    }
+
+    mutating func flush(metadata: [String: String]) throws {
+        guard dirty, let head, let config, let id, let epoch, let key, let log else { return }
+        var m = metadata
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        m["sweep_config"] = String(decoding: try enc.encode(config), as: UTF8.self)
+        m["sweep_config_id"] = id
+        m["sweep_epoch"] = String(epoch)
+        if let v = log.valLoss { m["sweep_val_loss"] = String(v) }
+        if let v = log.valAccuracy { m["sweep_val_acc"] = String(v) }
+        let tmp = "\(out)/best.h5.partial"
+        try HeadFile.save(head, to: tmp, metadata: m)
+        guard rename(tmp, "\(out)/best.h5") == 0 else {
+            throw SweepSpecError("\(out)/best.h5: cannot move the saved head into place (errno \(errno))")
+        }
+        let saved = Saved(id: id, epoch: epoch, key: key, config: config, schedule: schedule, cacheIdentity: identity,
+                          valLoss: log.valLoss, valAcc: log.valAccuracy)
+        try enc.encode(saved).write(to: URL(fileURLWithPath: "\(out)/best.json"), options: .atomic)
+        dirty = false
+    }
+}
