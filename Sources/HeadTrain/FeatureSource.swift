@@ -8,6 +8,15 @@ public protocol FeatureSource {
     func labels() -> [Int]
     /// Writes the features of `indices` (in that order) as rows of `into` (indices.count × featureCount).
     func fill(indices: [Int], into: UnsafeMutablePointer<Float>) throws
+    /// Called by `HeadTrainer.fit` at the start of every epoch (0-based) with the order in which it will then
+    /// request the samples (batch after batch, through `fill`): sources whose features change per epoch
+    /// (augmented views) choose them here, and may prepare them ahead in that order.
+    func startEpoch(_ epoch: Int, order: [Int])
+}
+
+extension FeatureSource {
+    /// Most sources give the same features every epoch.
+    public func startEpoch(_ epoch: Int, order: [Int]) {}
 }
 
 /// Features held in memory as float32 rows (tests, small datasets).

@@ -102,6 +102,7 @@ public final class HeadTrainer {
                 var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .shuffle, index: UInt64(epoch)))
                 order.shuffle(with: &rng)
             }
+            train.startEpoch(epoch, order: order)
             var lossMean = WeightedMean(), accMean = WeightedMean()
             let bounds = Array(stride(from: 0, to: N, by: B))
             var current = -1  // the batch whose features are in ws.x

@@ -20,6 +20,12 @@ public struct ExtractionJob: Sendable {
     public var rebuild = false
     /// Threads that read, hash and decode images, overlapped with the network (at least 1).
     public var decodeThreads = 2
+    /// Augmented views 1…views to store for every training image (never validation), besides the image itself.
+    public var views = 0
+    /// The ranges views are drawn from; nil takes the ones the cache recorded (an error if it has none).
+    public var augmentation: AugmentationSettings? = nil
+    /// The global seed of the views; nil takes the cache's recorded one, else 0.
+    public var augmentSeed: UInt64? = nil
 
     public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
 }
@@ -27,6 +33,8 @@ public struct ExtractionJob: Sendable {
 public struct ExtractionProgress: Sendable {
     public var done = 0, total = 0
     public var extracted = 0, reused = 0, failed = 0
+    /// Augmented views (view > 0) the network computed, and those already cached.
+    public var viewsExtracted = 0, viewsReused = 0
     public var elapsed = 0.0
 }
 
@@ -40,6 +48,12 @@ public struct ExtractionSummary: Sendable {
     public var reused = 0
     /// Images left to other shards.
     public var otherShards = 0
+    /// Augmented views asked per training image (the job's `views`), and the recipe they were drawn with.
+    public var views = 0
+    public var recipe: AugmentRecipe?
+    /// Augmented views (view > 0) computed in this run, and those already cached.
+    public var viewsExtracted = 0
+    public var viewsReused = 0
     /// Files that could not be used, with the reason (also in the cache's errors table, except paths too long to
     /// be its keys).
     public var failed: [(path: String, reason: String)] = []
@@ -67,11 +81,13 @@ public enum Extraction {
     private enum Prepared {
         case failed(String)
         case otherShard
-        /// Cached already (by an earlier run, or earlier in this one).
-        case cached(ContentKey)
-        /// Decoded into `slot` of the chunk's input buffer.
-        case decoded(ContentKey, slot: Int, warnings: Int, firstWarning: String?)
+        /// An image to index. `work` lists the views the network computes for it in this chunk, each in its slot
+        /// of the chunk's input (empty when everything is cached, by an earlier run or earlier in this one);
+        /// `reusedViews` counts its augmented views already cached.
+        case image(ContentKey, work: [ViewSlot], reusedViews: Int, warnings: Int, firstWarning: String?)
     }
+
+    private struct ViewSlot { var view: UInt16; var slot: Int }
 
     private final class Chunk {
         var items: [DatasetItem] = []
@@ -92,13 +108,30 @@ public enum Extraction {
         let start = now()
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
         let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
+        guard (0...Int(UInt16.max) - 1).contains(job.views) else {
+            throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views): at most \(Int(UInt16.max) - 1) views per image")
+        }
+        // The augmentation field is not compared on opening: a plain run may add images to a cache with views,
+        // and a run with views records its recipe below (refused if the cache recorded another).
         let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
-                                     rebuild: job.rebuild)
+                                     rebuild: job.rebuild, adoptAugmentation: true)
+        var recipe: AugmentRecipe? = nil
+        if job.views > 0 {
+            let recorded = try AugmentRecipe.recorded(in: cache)
+            guard let settings = job.augmentation ?? recorded?.settings else {
+                throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded")
+            }
+            let r = AugmentRecipe(settings: settings, seed: job.augmentSeed ?? recorded?.seed ?? 0)
+            try cache.recordAugmentation(r.fingerprintDescription)
+            recipe = r
+        }
         try cache.setClassNames(dataset.classNames, replace: true)
         try cache.setDatasetRoot(dataset.root.path)
 
         var summary = ExtractionSummary()
         summary.classNames = dataset.classNames
+        summary.views = job.views
+        summary.recipe = recipe
         // Every dataset entry this run looked at: the images (after --limit) and the entries that could not even
         // be listed as images (broken links, unreadable folders), so extracted + reused + skipped + other
         // shards adds up to it.
@@ -127,15 +160,21 @@ public enum Extraction {
         summary.failed += problems.map { ($0.path, $0.reason) }
 
         // Reading stage → network stage, through a queue of at most two chunks; chunk buffers are recycled.
-        let batch = max(1, job.batchSize)
+        // With views, an image may need up to views + 1 network inputs, so a chunk holds batch / (views + 1)
+        // images and network batches stay near --batch.
+        let perImage = job.views + 1
+        let batch = max(1, job.batchSize / perImage)
+        let slotCapacity = batch * perImage
         let chunkCount = (items.count + batch - 1) / batch
         let full = BlockingQueue<Result<Chunk, Error>?>(capacity: 1)
         let free = BlockingQueue<Chunk>(capacity: 2)
-        for _ in 0..<2 { free.put(Chunk(capacity: batch * extractor.inputCount)) }
+        for _ in 0..<2 { free.put(Chunk(capacity: slotCapacity * extractor.inputCount)) }
         // Set when this function leaves by an error: the reader stops at its next chunk (see the defer below).
         let stop = StopFlag()
+        let chosenRecipe = recipe  // the reader thread reads a constant
         let reader = Thread {
-            var seen = Set<ContentKey>()  // keys sent to the network in this run
+            var seen = Set<ContentKey>()  // keys whose view 0 was sent to the network in this run
+            var viewsSeen = Set<ContentKey>()  // keys whose augmented views were sent to the network in this run
             for c in 0..<chunkCount {
                 if stop.isSet { break }
                 let chunk = free.take()
@@ -144,7 +183,8 @@ public enum Extraction {
                 let t0 = now()
                 do {
                     chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, shard: job.shard,
-                                                 threads: max(1, job.decodeThreads), seen: &seen)
+                                                 threads: max(1, job.decodeThreads), views: job.views, recipe: chosenRecipe,
+                                                 seen: &seen, viewsSeen: &viewsSeen)
                 } catch {
                     full.put(.failure(error))
                     return
@@ -164,7 +204,7 @@ public enum Extraction {
         var existingErrors = [String: String]()
         for e in try cache.errorEntries() { existingErrors[e.path] = e.reason }
 
-        var output = [Float](repeating: 0, count: batch * extractor.featureCount)
+        var output = [Float](repeating: 0, count: slotCapacity * extractor.featureCount)
         var state = ExtractionProgress()
         state.total = items.count
         // If an error (a failed commit) ends the loop below, the reader must not be left blocked on a queue for
@@ -186,7 +226,7 @@ public enum Extraction {
             let chunk: Chunk
             do { chunk = try next.get() } catch { readerFinished = true; throw error }
             summary.decodeSeconds += chunk.decodeSeconds
-            let slots = chunk.prepared.reduce(0) { n, p in if case .decoded = p { return n + 1 } else { return n } }
+            let slots = chunk.prepared.reduce(0) { n, p in if case let .image(_, work, _, _, _) = p { return n + work.count } else { return n } }
             if slots > 0 {
                 let t0 = now()
                 output.withUnsafeMutableBufferPointer { out in
@@ -206,15 +246,21 @@ public enum Extraction {
                 case .otherShard:
                     summary.otherShards += 1
                     continue
-                case let .cached(k):
-                    key = k
-                    summary.reused += 1; state.reused += 1
-                case let .decoded(k, slot, warnings, first):
+                case let .image(k, work, reusedViews, warnings, first):
                     key = k
                     let n = extractor.featureCount
-                    writes.records.append(PendingRecord(key: k, values: Array(output[(slot * n)..<((slot + 1) * n)])))
-                    summary.extracted += 1; state.extracted += 1
-                    if warnings > 0 { summary.warnings.append((item.relativePath, warnings, first ?? "")) }
+                    for w in work {
+                        writes.records.append(PendingRecord(key: k, view: w.view, values: Array(output[(w.slot * n)..<((w.slot + 1) * n)])))
+                    }
+                    if work.contains(where: { $0.view == 0 }) {
+                        summary.extracted += 1; state.extracted += 1
+                        if warnings > 0 { summary.warnings.append((item.relativePath, warnings, first ?? "")) }
+                    } else {
+                        summary.reused += 1; state.reused += 1
+                    }
+                    let made = work.filter { $0.view > 0 }.count
+                    summary.viewsExtracted += made; state.viewsExtracted += made
+                    summary.viewsReused += reusedViews; state.viewsReused += reusedViews
                 }
                 let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
                                        split: item.split == .train ? .train : .validation, fileSize: item.fileSize,
@@ -260,11 +306,12 @@ public enum Extraction {
         return summary
     }
 
-    /// The reading stage for one chunk: read and hash every file, decide what needs the network, decode those
-    /// into consecutive slots. Runs on `threads` threads.
+    /// The reading stage for one chunk: read and hash every file, decide which views need the network (view 0
+    /// of new content; views 1…`views` of training images), decode each such file once and write its views into
+    /// consecutive slots. Runs on `threads` threads.
     private static func prepare(
         _ chunk: Chunk, extractor: FeatureExtractor, cache: FeatureCache, shard: (index: Int, count: Int)?,
-        threads: Int, seen: inout Set<ContentKey>
+        threads: Int, views: Int, recipe: AugmentRecipe?, seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
     ) throws -> [Prepared] {
         let items = chunk.items
         var bytes = [[UInt8]?](repeating: nil, count: items.count)
@@ -285,51 +332,80 @@ public enum Extraction {
             }
         }
         // Decide sequentially, so identical files in one chunk are extracted once.
-        var toDecode: [(index: Int, slot: Int)] = []
+        var wanted = [Int: [UInt16]]()  // item → the views the network must compute
+        var toDecode: [Int] = []
         for i in items.indices {
             guard let key = keys[i] else { continue }
             if let shard, Int(key.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(shard.count)) != shard.index {
                 result[i] = .otherShard
-            } else if try seen.contains(key) || cache.contains(key: key) {
-                result[i] = .cached(key)
-            } else {
-                seen.insert(key)
-                toDecode.append((i, toDecode.count))
-                result[i] = .decoded(key, slot: -1, warnings: 0, firstWarning: nil)
+                continue
             }
+            var need: [UInt16] = []
+            if !seen.contains(key), !(try cache.contains(key: key)) {
+                seen.insert(key)
+                need.append(0)
+            }
+            var reused = 0
+            if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
+                viewsSeen.insert(key)
+                for v in 1...views {
+                    if try cache.contains(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
+                }
+            } else if views > 0, items[i].split == .train {
+                reused = views  // an identical file earlier in this run has them (or is making them)
+            }
+            result[i] = .image(key, work: [], reusedViews: reused, warnings: 0, firstWarning: nil)
+            if !need.isEmpty { wanted[i] = need; toDecode.append(i) }
         }
+        // Decode (and load_img resize) each file once.
+        var decoded = [DecodedImage?](repeating: nil, count: items.count)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, toDecode.count))) { t in
             var j = t
             while j < toDecode.count {
-                let (i, slot) = toDecode[j]
-                let outcome: Prepared
+                let i = toDecode[j]
                 do {
-                    let d = try extractor.prepare(data: bytes[i]!, name: items[i].relativePath, into: chunk.input, slot: slot)
-                    outcome = .decoded(keys[i]!, slot: slot, warnings: d.warningCount, firstWarning: d.firstWarning)
+                    let d = try ViewInput.load(bytes[i]!, name: items[i].relativePath, extractor: extractor)
+                    lock.lock(); decoded[i] = d; lock.unlock()
                 } catch {
-                    outcome = .failed(reason(error, item: items[i]))
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i])); lock.unlock()
                 }
-                lock.lock(); result[i] = outcome; lock.unlock()
                 j += threads
             }
         }
-        // A file that failed to decode leaves its slot unused; compact the decoded ones to slots 0..<m.
-        var next = 0
-        for i in result.indices {
-            guard case let .decoded(key, slot, w, f) = result[i] else { continue }
-            if slot != next {
-                let n = extractor.inputCount
-                (chunk.input.baseAddress! + next * n).update(from: chunk.input.baseAddress! + slot * n, count: n)
+        // Consecutive slots for the decoded files' views, in item order; then write them.
+        var jobs: [(item: Int, view: UInt16, slot: Int)] = []
+        for i in toDecode {
+            guard let d = decoded[i], case let .image(key, _, reused, _, _) = result[i] else { continue }
+            var work: [ViewSlot] = []
+            for v in wanted[i]! {
+                work.append(ViewSlot(view: v, slot: jobs.count))
+                jobs.append((i, v, jobs.count))
             }
-            result[i] = .decoded(key, slot: next, warnings: w, firstWarning: f)
-            next += 1
+            result[i] = .image(key, work: work, reusedViews: reused, warnings: d.warningCount, firstWarning: d.firstWarning)
         }
-        // Identical bytes fail identically: a file marked cached because an identical one in this chunk was to
+        let mode = extractor.settings.preprocess
+        let n = extractor.inputCount
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, jobs.count))) { t in
+            let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * n)
+            defer { scratch.deallocate() }
+            var j = t
+            while j < jobs.count {
+                let (i, v, slot) = jobs[j]
+                ViewInput.write(decoded[i]!.image, key: keys[i]!, view: v, recipe: recipe, mode: mode,
+                                into: chunk.input, slot: slot, scratch: scratch)
+                j += threads
+            }
+        }
+        // Identical bytes fail identically: a file with no work because an identical one in this chunk was to
         // be decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
         var failedKeys = [ContentKey: String]()
-        for i in result.indices { if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k) } }
         for i in result.indices {
-            if case let .cached(k) = result[i], let r = failedKeys[k], !(try cache.contains(key: k)) { result[i] = .failed(r) }
+            if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
+        }
+        for i in result.indices {
+            if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.contains(key: k)) {
+                result[i] = .failed(r)
+            }
         }
         return result
     }

@@ -17,8 +17,20 @@ public struct HeadTrainingJob {
     /// Save the head after every epoch whose monitored loss improved (`--checkpoint-best`), to `out`; the final
     /// head is then the best one, not the last.
     public var checkpointBest = false
+    /// How training samples are augmented (validation never is: it reads view 0).
+    public var augment: HeadAugmentation = .none
 
     public init(cache: String, out: String) { self.cache = cache; self.out = out }
+}
+
+/// `train --augment`.
+public enum HeadAugmentation {
+    /// Every epoch reads the images themselves (view 0).
+    case none
+    /// Every epoch each sample reads one of its cached views, the original included (`CacheViewFeatures`).
+    case views
+    /// A fraction of each epoch's samples is re-extracted from freshly augmented images (`LiveAugmentedFeatures`).
+    case live(LiveAugmentation)
 }
 
 public struct HeadTrainingResult {
@@ -26,6 +38,10 @@ public struct HeadTrainingResult {
     public var provenance: HeadProvenance
     public var config: HeadConfig
     public var trainCount: Int, validationCount: Int
+    /// With `--augment views`: how many training samples have augmented views, and the views in all.
+    public var samplesWithViews = 0, augmentedViews = 0
+    /// With `--augment live`: what the producer did.
+    public var live: LiveAugmentationStats?
 }
 
 public enum HeadTraining {
@@ -33,8 +49,23 @@ public enum HeadTraining {
     public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
         let cache = try FeatureCache(path: job.cache, fingerprint: nil)
         let provenance = try HeadProvenance(cache: cache)
-        let train = try CacheFeatures(cache: cache, split: .train)
+        let plain = try CacheFeatures(cache: cache, split: .train)
         let validation = try CacheFeatures(cache: cache, split: .validation)
+        let train: FeatureSource
+        var viewSource: CacheViewFeatures?
+        var liveSource: LiveAugmentedFeatures?
+        switch job.augment {
+        case .none: train = plain
+        case .views:
+            let v = try CacheViewFeatures(cache: cache, entries: plain.entries, seed: job.options.seed)
+            viewSource = v
+            train = v
+        case .live(let options):
+            let l = try LiveAugmentedFeatures(cache: cache, entries: plain.entries, seed: job.options.seed, options: options)
+            liveSource = l
+            train = l
+        }
+        defer { liveSource?.finish() }
         guard train.count > 0 else {
             throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
         }
@@ -59,8 +90,15 @@ public enum HeadTraining {
             onEpoch: { onEpoch($0) },
             onImproved: job.checkpointBest ? { h, _ in try HeadFile.save(h, to: job.out, metadata: metadata) } : nil)
         if !job.checkpointBest { try HeadFile.save(head, to: job.out, metadata: metadata) }
-        return HeadTrainingResult(history: history, provenance: provenance, config: head.config,
-                                  trainCount: train.count, validationCount: validation.count)
+        liveSource?.finish()
+        var result = HeadTrainingResult(history: history, provenance: provenance, config: head.config,
+                                        trainCount: train.count, validationCount: validation.count)
+        if let viewSource {
+            result.samplesWithViews = viewSource.views.filter { $0.count > 1 }.count
+            result.augmentedViews = viewSource.views.reduce(0) { $0 + $1.filter { $0 > 0 }.count }
+        }
+        result.live = liveSource?.stats
+        return result
     }
 }
 

@@ -18,6 +18,7 @@ public struct PipelineDefinition: Codable, Equatable {
     public var extract: ExtractSection?
     public var train: TrainSection?
     public var sweep: SweepSection?
+    public var augment: AugmentSection?
 
     public struct ExtractSection: Codable, Equatable {
         public var layer: String?
@@ -85,6 +86,86 @@ public struct PipelineDefinition: Codable, Equatable {
         public func encode(to encoder: Encoder) throws {
             var c = encoder.singleValueContainer()
             try c.encode(text)
+        }
+    }
+
+    /// `augment:` — Keras ImageDataGenerator's ranges (snake_case, like the other sections; `zoom` a number z for
+    /// [1 − z, 1 + z] or a pair), or `book: true` for the book's, and the cached views to extract and their seed:
+    ///
+    ///     augment:
+    ///       views: 8
+    ///       seed: 1
+    ///       rotation: 40
+    ///       width_shift: 0.2
+    ///       height_shift: 0.2
+    ///       shear: 0.2
+    ///       zoom: 0.2
+    ///       horizontal_flip: true
+    ///       fill: nearest
+    public struct AugmentSection: Codable, Equatable {
+        public var views: Int?
+        public var seed: UInt64?
+        public var book: Bool?
+        public var rotation: Double?
+        public var widthShift: Double?
+        public var heightShift: Double?
+        public var shear: Double?
+        public var zoom: Interval?
+        public var horizontalFlip: Bool?
+        public var verticalFlip: Bool?
+        public var brightness: Interval?
+        public var channelShift: Double?
+        public var fill: FillMode?
+        public var cval: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case views, seed, book, rotation, shear, zoom, brightness, fill, cval
+            case widthShift = "width_shift", heightShift = "height_shift", horizontalFlip = "horizontal_flip"
+            case verticalFlip = "vertical_flip", channelShift = "channel_shift"
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            views = try c.decodeIfPresent(Int.self, forKey: .views)
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+            book = try c.decodeIfPresent(Bool.self, forKey: .book)
+            rotation = try c.decodeIfPresent(Double.self, forKey: .rotation)
+            widthShift = try c.decodeIfPresent(Double.self, forKey: .widthShift)
+            heightShift = try c.decodeIfPresent(Double.self, forKey: .heightShift)
+            shear = try c.decodeIfPresent(Double.self, forKey: .shear)
+            if let z = try? c.decode(Double.self, forKey: .zoom) {
+                zoom = Interval(zoom: z)
+            } else {
+                zoom = try c.decodeIfPresent(Interval.self, forKey: .zoom)
+            }
+            horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip)
+            verticalFlip = try c.decodeIfPresent(Bool.self, forKey: .verticalFlip)
+            brightness = try c.decodeIfPresent(Interval.self, forKey: .brightness)
+            channelShift = try c.decodeIfPresent(Double.self, forKey: .channelShift)
+            fill = try c.decodeIfPresent(FillMode.self, forKey: .fill)
+            cval = try c.decodeIfPresent(Double.self, forKey: .cval)
+        }
+
+        /// The settings the section gives (the book's when `book: true`, then each key given overrides), or nil
+        /// when it gives none (only `views` / `seed`). Validated.
+        public func settings() throws -> AugmentationSettings? {
+            let given: [Any?] = [rotation, widthShift, heightShift, shear, zoom, horizontalFlip, verticalFlip, brightness,
+                                 channelShift, fill, cval]
+            guard book == true || given.contains(where: { $0 != nil }) else { return nil }
+            var s = book == true ? AugmentationSettings.book : AugmentationSettings()
+            if let rotation { s.rotation = rotation }
+            if let widthShift { s.widthShift = widthShift }
+            if let heightShift { s.heightShift = heightShift }
+            if let shear { s.shear = shear }
+            if let zoom { s.zoom = zoom }
+            if let horizontalFlip { s.horizontalFlip = horizontalFlip }
+            if let verticalFlip { s.verticalFlip = verticalFlip }
+            if let brightness { s.brightness = brightness }
+            if let channelShift { s.channelShift = channelShift }
+            if let fill { s.fill = fill }
+            if let cval { s.cval = cval }
+            try s.validate()
+            return s
         }
     }
 

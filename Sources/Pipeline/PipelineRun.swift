@@ -99,6 +99,10 @@ public enum PipelineRun {
         job.batchSize = x?.batch ?? 32
         job.validationSplit = x?.validationSplit ?? 0
         job.limit = x?.limit
+        // An augment: section with views: K extracts K augmented views per training image and trains on them.
+        job.views = p.augment?.views ?? 0
+        job.augmentation = try p.augment?.settings()
+        job.augmentSeed = p.augment?.seed
         let extraction = try Extraction.run(job, extractor: extractor, weights: weights, progress: events.extractProgress)
 
         // Train.
@@ -109,6 +113,7 @@ public enum PipelineRun {
         train.options = TrainingOptions(epochs: epochs, batchSize: t?.batch ?? 20, learningRate: Float(t?.lr ?? 1e-4),
                                         shuffle: t?.shuffle ?? true, seed: t?.seed ?? 0, earlyStopPatience: t?.earlyStop)
         train.hidden = t?.hidden ?? 1024
+        if job.views > 0 { train.augment = .views }
         train.dropout = Float(t?.dropout ?? 0)
         train.initSeed = t?.seed ?? 0
         events.stage("train: \(epochs) epochs → \(headPath)")

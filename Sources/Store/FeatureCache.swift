@@ -13,7 +13,13 @@ import Numerics
 /// Safe to share between threads: reads use their own short transactions; writes are serialised.
 public final class FeatureCache {
     public let path: String
-    public let fingerprint: CacheFingerprint
+    /// The stored fingerprint. Only its `augmentation` may change after opening (`recordAugmentation`).
+    public var fingerprint: CacheFingerprint {
+        fingerprintLock.lock(); defer { fingerprintLock.unlock() }
+        return storedFingerprint
+    }
+    private var storedFingerprint: CacheFingerprint
+    private let fingerprintLock = NSLock()
     let lmdb: LMDBEnvironment
 
     /// Default first map size; it doubles whenever a write fills it.
@@ -25,7 +31,10 @@ public final class FeatureCache {
     ///     `StoreError.fingerprintMismatch` lists the differing fields. Pass nil to open an existing cache with
     ///     whatever fingerprint it has (for reading, export, merge).
     ///   - rebuild: delete the cache's data files first and start empty.
-    public init(path: String, fingerprint: CacheFingerprint?, rebuild: Bool = false,
+    ///   - adoptAugmentation: do not compare the `augmentation` field: the cache keeps whatever it recorded
+    ///     (plain view-0 extraction into a cache that also holds augmented views; `recordAugmentation` checks
+    ///     the recipe when views are to be added).
+    public init(path: String, fingerprint: CacheFingerprint?, rebuild: Bool = false, adoptAugmentation: Bool = false,
                 initialMapSize: Int = FeatureCache.defaultInitialMapSize) throws {
         self.path = path
         let fm = FileManager.default
@@ -65,13 +74,15 @@ public final class FeatureCache {
         }
         switch (stored, fingerprint) {
         case let (s?, f?):
-            let diffs = s.differences(from: f)
+            var asked = f
+            if adoptAugmentation { asked.augmentation = s.augmentation }
+            let diffs = s.differences(from: asked)
             guard diffs.isEmpty else { throw StoreError.fingerprintMismatch(cache: path, differences: diffs) }
-            self.fingerprint = s
+            self.storedFingerprint = s
         case let (s?, nil):
-            self.fingerprint = s
+            self.storedFingerprint = s
         case let (nil, f?):
-            self.fingerprint = f
+            self.storedFingerprint = f
             let now = Array(FeatureCache.timestamp().utf8)
             try env.write { txn in
                 try env.put(txn, "meta", Array("fingerprint".utf8), Array(f.jsonData()))
@@ -134,6 +145,33 @@ public final class FeatureCache {
             let u = try lmdb.get(txn, "meta", Array("updated".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } ?? "" }
             return (c, u)
         }
+    }
+
+    /// Records the augmentation recipe of the views > 0 this cache holds or is about to hold (the canonical
+    /// description, which joins the fingerprint). A cache that has none takes `description` (views can be added
+    /// to a cache first made without them); one that has the same keeps it; one that has another refuses with
+    /// `fingerprintMismatch` naming the field `augmentation`, so views of different recipes are never mixed.
+    public func recordAugmentation(_ description: String) throws {
+        let value = try lmdb.write { txn -> CacheFingerprint in
+            let current: CacheFingerprint = try lmdb.get(txn, "meta", Array("fingerprint".utf8)) { b in
+                guard let b, let f = try? JSONDecoder().decode(CacheFingerprint.self, from: Data(b)) else {
+                    throw StoreError.notACache(cache: path, reason: "meta/fingerprint is missing or unreadable")
+                }
+                return f
+            }
+            if let old = current.augmentation {
+                guard old == description else {
+                    throw StoreError.fingerprintMismatch(cache: path, differences: [
+                        FingerprintDifference(field: "augmentation", old: old, new: description)])
+                }
+                return current
+            }
+            var updated = current
+            updated.augmentation = description
+            try lmdb.put(txn, "meta", Array("fingerprint".utf8), Array(updated.jsonData()))
+            return updated
+        }
+        fingerprintLock.lock(); storedFingerprint = value; fingerprintLock.unlock()
     }
 
     // MARK: writes
@@ -271,6 +309,41 @@ public final class FeatureCache {
                 }
             }
         }
+    }
+
+    /// Like `features(for:view:into:)`, with one view per entry (`views[i]` for `entries[i]`).
+    public func features(for entries: [IndexEntry], views: [UInt16], into buffer: UnsafeMutableBufferPointer<Float>,
+                         checkChecksums: Bool = false) throws {
+        let n = fingerprint.featureCount
+        precondition(views.count == entries.count, "features(for:views:): \(entries.count) entries, \(views.count) views")
+        guard buffer.count >= entries.count * n else {
+            throw StoreError.bufferTooSmall(cache: path, needed: entries.count * n, given: buffer.count)
+        }
+        try lmdb.read { txn in
+            for (i, e) in entries.enumerated() {
+                let view = views[i]
+                try lmdb.get(txn, "records", Layout.recordKey(e.key, view: view)) { b in
+                    guard let b else {
+                        throw StoreError.missingRecord(cache: path, record: Layout.recordName(e.key, view), path: e.path)
+                    }
+                    let h = try parse(b, e.key, view, checkCRC: checkChecksums)
+                    Layout.decodePayload(b, h, into: buffer.baseAddress! + i * n)
+                }
+            }
+        }
+    }
+
+    /// Every content key's stored views, ascending (0 first when the image itself is stored), in one read
+    /// transaction over the record keys (values are not touched).
+    public func storedViews() throws -> [ContentKey: [UInt16]] {
+        var out = [ContentKey: [UInt16]]()
+        try lmdb.read { txn in
+            try lmdb.forEach(txn, "records") { k, _ in
+                if let (key, view) = Layout.parseRecordKey(k) { out[key, default: []].append(view) }
+                return true
+            }
+        }
+        return out
     }
 
     /// Numbers of records, errors, and index entries per split and per (split, label).

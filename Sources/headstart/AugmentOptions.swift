@@ -28,6 +28,13 @@ struct AugmentOptions: ParsableArguments {
     @Flag(help: "The book's settings: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, fill nearest.")
     var book = false
 
+    /// The settings when any augmentation flag was given, else nil (the caller then falls back to a pipeline
+    /// file or the cache's recorded recipe).
+    func givenSettings() throws -> AugmentationSettings? {
+        let s = try settings()
+        return book || s != .none ? s : nil
+    }
+
     func settings() throws -> AugmentationSettings {
         if book { return .book }
         guard ["none", "horizontal", "vertical", "both"].contains(flip) else {

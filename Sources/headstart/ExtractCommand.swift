@@ -62,10 +62,20 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Delete the cache's contents and start over (needed when the settings or weights changed).")
     var rebuild = false
 
+    @Option(help: "Augmented views to store per training image besides the image itself (validation images get none); rerunning with a larger number adds only the missing ones.")
+    var views: Int?
+
+    @Option(help: "Seed of the augmented views (with the image's content and the view number it draws each view's transform; default: the cache's, else 0).")
+    var augmentSeed: UInt64?
+
+    @OptionGroup(title: "Augmentation of the views (Keras ImageDataGenerator; default: the pipeline's augment: section, else the cache's recorded settings)")
+    var augment: AugmentOptions
+
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1.") }
         if let v = validationSplit, !(0..<1).contains(v) { throw ValidationError("--validation-split must be in [0, 1).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1.") }
+        if let views, !(0...65534).contains(views) { throw ValidationError("--views must be in 0…65534.") }
     }
 
     func run() throws {
@@ -86,11 +96,17 @@ struct ExtractCommand: ParsableCommand {
         job.shard = shard.map { ($0.index, $0.count) }
         job.limit = limit ?? pipeline?.extract?.limit
         job.rebuild = rebuild
+        job.views = views ?? pipeline?.augment?.views ?? 0
+        do { job.augmentation = try augment.givenSettings() ?? pipeline?.augment?.settings() } catch let e as AugmentationError {
+            throw ValidationError("\(dataset): augment: \(e)")
+        }
+        job.augmentSeed = augmentSeed ?? pipeline?.augment?.seed
 
         let reporter = ProgressReporter("extract")
         let s = try Extraction.run(job, extractor: extractor, weights: weights) { p in
             reporter.update(done: p.done, total: p.total, elapsed: p.elapsed,
-                            detail: "\(p.extracted) extracted, \(p.reused) reused, \(p.failed) skipped")
+                            detail: "\(p.extracted) extracted, \(p.reused) reused, \(p.failed) skipped"
+                                + (job.views > 0 ? "; views \(p.viewsExtracted) extracted, \(p.viewsReused) reused" : ""))
         }
         print(render(s, cache: cachePath, dtype: job.dtype))
     }
@@ -100,6 +116,12 @@ struct ExtractCommand: ParsableCommand {
         let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
         lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
                             s.considered, s.seconds, s.extracted, rate, s.reused, s.failed.count))
+        if s.views > 0 {
+            let vrate = s.seconds > 0 ? Double(s.viewsExtracted) / s.seconds : 0
+            lines.append(String(format: "views: %d per training image: %d extracted (%.1f views/s), %d reused from the cache",
+                                s.views, s.viewsExtracted, vrate, s.viewsReused))
+            if let r = s.recipe { lines.append("augmentation: \(r.fingerprintDescription)") }
+        }
         lines.append(String(format: "time: network %.1f s, decoding %.1f s (overlapped with the network), cache writes %.2f s",
                             s.networkSeconds, s.decodeSeconds, s.writeSeconds))
         func perClass(_ split: Split) -> String {

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Extract
 import Foundation
 import HeadTrain
 import Pipeline
+import Store
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +19,17 @@ struct TrainCommand: ParsableCommand {
         provenance of its features (weights SHA-256, cut, size, resize, preprocessing, class names), so \
         `headstart predict` prepares new images exactly as the training images were.
 
-        Example (the book's recipe):
+        Augmentation (validation is never augmented): --augment views trains every epoch on one of each image's \
+        cached views (made by `headstart extract --views K`), the original included, chosen by --seed, the epoch \
+        and the image — an epoch costs what a plain one does. --augment live --fresh F --weights BASE.h5 \
+        re-extracts a fraction F of each epoch's images from freshly augmented pixels in the background while \
+        the head trains on the rest (F = 1 is the book's on-the-fly augmentation); --keep-views stores those \
+        views in the cache for later runs.
+
+        Examples (the book's recipe):
           headstart train out/hh-cache --out head.h5 --epochs 40 --batch 20 --history history.csv --plot curves.svg
+          headstart train out/hh-cache --out head.h5 --augment views
+          headstart train out/hh-cache --out head.h5 --augment live --fresh 0.25 --weights notop.h5 --book
         """)
 
     @Argument(help: "A cache written by `headstart extract`.")
@@ -40,11 +51,35 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the per-epoch history as CSV.") var history: String?
     @Option(help: "Write accuracy and loss curves as SVG.") var plot: String?
 
+    enum AugmentMode: String, ExpressibleByArgument { case none, views, live }
+    @Option(help: ArgumentHelp("Augmentation of the training images: none, views (cached views), live (re-extraction).", valueName: "none|views|live"))
+    var augment: AugmentMode = .none
+    @Option(help: "With --augment live: fraction of each epoch's training images re-extracted from fresh augmentations.")
+    var fresh: Double?
+    @Option(help: "With --augment live: the base weights (.h5) the cache was extracted with.")
+    var weights: String?
+    @Flag(help: "With --augment live: store the fresh views in the cache, so later runs reuse them.")
+    var keepViews = false
+    @Option(help: "With --augment live: the dataset folder (default: the one the cache records).")
+    var dataset: String?
+    @Option(help: "With --augment live: seed of the views (default: the cache's recorded one, else 0).")
+    var augmentSeed: UInt64?
+    @Option(help: "With --augment live: threads of the re-extraction network (0 = all cores).")
+    var threads: Int = 0
+    @OptionGroup(title: "With --augment live: augmentation settings (default: the cache's recorded ones)")
+    var augmentation: AugmentOptions
+
     func validate() throws {
         guard epochs >= 1, batch >= 1, hidden >= 1 else { throw ValidationError("--epochs, --batch and --hidden must be at least 1.") }
         guard lr > 0 else { throw ValidationError("--lr must be positive.") }
         guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1).") }
         if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be at least 1.") }
+        if augment == .live {
+            guard let fresh, (0...1).contains(fresh) else { throw ValidationError("--augment live needs --fresh F with 0 ≤ F ≤ 1.") }
+            guard weights != nil else { throw ValidationError("--augment live needs --weights (the base weights the cache was extracted with).") }
+        } else if fresh != nil || weights != nil || keepViews || dataset != nil {
+            throw ValidationError("--fresh, --weights, --keep-views and --dataset go with --augment live.")
+        }
     }
 
     func run() throws {
@@ -56,6 +91,24 @@ struct TrainCommand: ParsableCommand {
         job.initSeed = seed
         job.initial = `init`
         job.checkpointBest = checkpointBest
+        switch augment {
+        case .none: break
+        case .views: job.augment = .views
+        case .live:
+            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil)
+            let layer = CutLayer(rawValue: cacheHandle.fingerprint.layer) ?? .mixed7
+            var live = LiveAugmentation(fresh: fresh!, weights: try BaseWeights.load(path: weights!, cut: layer))
+            let recorded = try AugmentRecipe.recorded(in: cacheHandle)
+            if let s = try augmentation.givenSettings() {
+                live.recipe = AugmentRecipe(settings: s, seed: augmentSeed ?? recorded?.seed ?? 0)
+            } else if let augmentSeed, let recorded {
+                live.recipe = AugmentRecipe(settings: recorded.settings, seed: augmentSeed)
+            }
+            live.keepViews = keepViews
+            live.dataset = dataset
+            live.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+            job.augment = .live(live)
+        }
         let result = try HeadTraining.run(job) { print(TrainCommand.line($0, of: epochs)) }
         if let history { try TrainingReport.csv(result.history).write(toFile: history, atomically: true, encoding: .utf8) }
         if let plot {
@@ -67,6 +120,13 @@ struct TrainCommand: ParsableCommand {
                              result.history.epochs.count, result.trainCount, result.validationCount, total,
                              total / Double(max(1, result.history.epochs.count)), out)
         if result.history.stoppedEarly { summary += " (stopped early)" }
+        if augment == .views {
+            summary += "\naugment views: \(result.samplesWithViews) of \(result.trainCount) training images have cached views (\(result.augmentedViews) views besides the originals)"
+        }
+        if let l = result.live {
+            summary += String(format: "\naugment live: %d fresh samples re-extracted (network %.1f s, decode+augment %.1f s, cache writes %.2f s); the trainer waited %.1f s for them; %d views written to the cache",
+                              l.freshSamples, l.networkSeconds, l.prepareSeconds, l.writeSeconds, l.waitSeconds, l.viewsWritten)
+        }
         if checkpointBest, let best = result.history.bestEpoch { summary += " — the head of epoch \(best)" }
         print(summary)
     }
