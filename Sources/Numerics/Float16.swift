@@ -51,8 +51,23 @@ public enum Half {
         for i in 0..<count { dst[i] = bits(src[i]) }
     }
 
+    /// Every half value as a float, indexed by its bits (256 KB): decoding a batch of cached features is then
+    /// one load per value, several times faster than the branchy conversion, and exact by construction.
+    public static let table: [Float] = (0...0xFFFF).map { float(UInt16($0)) }
+
     /// Converts `count` half bits to floats.
     public static func decode(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { dst[i] = float(src[i]) }
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<count { dst[i] = t[Int(src[i])] }
+        }
+    }
+
+    /// Converts `count` little-endian half values starting at byte `offset` of `bytes` (no alignment needed).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, offset: Int, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<count {
+                dst[i] = t[Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 2 * i, as: UInt16.self)))]
+            }
+        }
     }
 }

@@ -103,9 +103,7 @@ enum Layout {
         let o = header.payloadOffset
         switch header.dtype {
         case .f16:
-            for i in 0..<header.count {
-                out[i] = Half.float(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o + 2 * i, as: UInt16.self)))
-            }
+            Half.decode(b, offset: o, out, count: header.count)
         case .f32:
             for i in 0..<header.count {
                 out[i] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o + 4 * i, as: UInt32.self)))
