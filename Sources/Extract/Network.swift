@@ -55,6 +55,7 @@ public final class Network {
     private var params: UnsafeMutablePointer<Float>
     private var paramCount = 0
     private var workspaces: [UnsafeMutablePointer<Float>] = []
+    private let pool: WorkerPool
     private var workspaceFloats = 0
 
     public static let minimumInputSize = 75
@@ -83,6 +84,7 @@ public final class Network {
         self.cut = cut
         self.inputHeight = height; self.inputWidth = width
         self.threads = max(1, threads)
+        pool = WorkerPool(threads: max(1, threads))
         let graph = inceptionV3Graph(height: height, width: width, cut: cut)
         outputShape = [graph.output.h, graph.output.w, graph.output.c]
         guard weights.units.count >= graph.convs.count else {
@@ -356,21 +358,9 @@ public final class Network {
     @inline(__always)
     private func pointer(_ s: Storage) -> UnsafeMutablePointer<Float> { buffers[s.buffer]! + s.offset }
 
-    /// Splits `count` work items into chunks of `chunk` and runs them on `threads` threads (interleaved).
-    private func parallel(_ count: Int, chunk: Int, _ body: (_ thread: Int, _ start: Int, _ end: Int) -> Void) {
-        let chunks = (count + chunk - 1) / chunk
-        let t = min(threads, chunks)
-        if t <= 1 {
-            for c in 0..<chunks { body(0, c * chunk, min(count, (c + 1) * chunk)) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: t) { thread in
-            var c = thread
-            while c < chunks {
-                body(thread, c * chunk, min(count, (c + 1) * chunk))
-                c += t
-            }
-        }
+    /// Splits `count` work items into chunks of `chunk`, run by the pool's threads.
+    private func parallel(_ count: Int, chunk: Int, _ body: @escaping (_ thread: Int, _ start: Int, _ end: Int) -> Void) {
+        pool.parallelFor(count, chunk: chunk, body)
     }
 
     private func run(_ step: Step, batch: Int) {
@@ -381,7 +371,7 @@ public final class Network {
             let chunk = max(1, min(g.chunkRows, (rows + threads - 1) / threads))
             let a = pointer(g.input), c = pointer(g.target)
             let kernel = UnsafePointer(params + g.kernel)
-            parallel(rows, chunk: chunk) { thread, r0, r1 in
+            parallel(rows, chunk: chunk) { [self] thread, r0, r1 in
                 let m = r1 - r0
                 let cRows = c + r0 * g.target.stride
                 if let geo = g.im2col {
