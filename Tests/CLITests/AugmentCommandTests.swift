@@ -20,14 +20,8 @@ final class AugmentCommandTests: XCTestCase {
                     "--views", "3", "--book", "--augment-seed", "11"]
         var recordsBefore = 0
         for (trial, killAt) in [24, 100].enumerated() {
-            let child = try BackgroundCLI(args)
-            var seen = 0
-            let deadline = Date().addingTimeInterval(600)
-            while seen < killAt && child.process.isRunning && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.02)
-                seen = (try? FeatureCache.open(cache).counts().records) ?? 0
-            }
-            XCTAssertTrue(child.kill9(), "trial \(trial): the child must still be running when killed (it had \(seen) records); stderr:\n\(child.stderr)")
+            let kill = try BackgroundCLI.killExtraction(args, cache: cache, atRecords: killAt)
+            XCTAssertTrue(kill.killed, "trial \(trial): the child must still be running when killed (it had \(kill.seen) records); stderr:\n\(kill.stderr)")
             let c = try FeatureCache.open(cache)
             XCTAssertEqual(try c.verify(), [], "trial \(trial)")
             let records = try c.counts().records

@@ -74,4 +74,20 @@ final class BackgroundCLI {
     var stderr: String {
         String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
+
+    /// Runs `headstart arguments` (an extraction into `cache`) and SIGKILLs it once the cache holds at least
+    /// `records` records, polling from this process (LMDB readers do not block the writer). Returns whether
+    /// the child was still running when killed, how many records it had been seen to hold, and its stderr.
+    static func killExtraction(_ arguments: [String], cache: String, atRecords records: Int) throws
+        -> (killed: Bool, seen: Int, stderr: String) {
+        let child = try BackgroundCLI(arguments)
+        var seen = 0
+        let deadline = Date().addingTimeInterval(600)
+        while seen < records && child.process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            seen = (try? FeatureCache.open(cache).counts().records) ?? 0
+        }
+        let killed = child.kill9()
+        return (killed, seen, child.stderr)
+    }
 }

@@ -113,15 +113,8 @@ final class ExtractCommandTests: XCTestCase {
 
         var recordsBefore = 0
         for (trial, killAt) in [16, 96].enumerated() {
-            let child = try BackgroundCLI(args)
-            // Poll the cache from this process while the child writes (LMDB readers do not block the writer).
-            var seen = 0
-            let deadline = Date().addingTimeInterval(600)
-            while seen < killAt && child.process.isRunning && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.02)
-                seen = (try? FeatureCache.open(cache).counts().records) ?? 0
-            }
-            XCTAssertTrue(child.kill9(), "trial \(trial): the child must still be running when killed (it had \(seen) records); stderr:\n\(child.stderr)")
+            let kill = try BackgroundCLI.killExtraction(args, cache: cache, atRecords: killAt)
+            XCTAssertTrue(kill.killed, "trial \(trial): the child must still be running when killed (it had \(kill.seen) records); stderr:\n\(kill.stderr)")
             let c = try FeatureCache.open(cache)
             XCTAssertEqual(try c.verify(), [], "trial \(trial)")
             let counts = try c.counts()
