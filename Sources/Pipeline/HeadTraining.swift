@@ -129,7 +129,9 @@ public enum TrainingReport {
             var lo = values.min() ?? 0, hi = values.max() ?? 1
             if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
             let pad = (hi - lo) * 0.05
-            lo -= pad; hi += pad
+            // Losses and accuracies are never negative: padding must not invent a negative axis.
+            lo = values.allSatisfy({ $0 >= 0 }) ? max(0, lo - pad) : lo - pad
+            hi += pad
             let e0 = epochs.first ?? 1, e1 = max(epochs.last ?? 1, e0 + 1)
             let y0 = margin + 10
             func px(_ e: Double) -> Double { x0 + (e - e0) / (e1 - e0) * panelW }
