@@ -12,6 +12,30 @@ final class ExtractCommandTests: XCTestCase {
         try CLI.run(["extract", dataset.root.path, "--weights", weights, "--cache", cache] + extra)
     }
 
+    func testAPipelineFileStandsInForTheDatasetAndFlagsOverrideIt() throws {
+        let dir = try CLI.temporaryDirectory()
+        let d = CLIDataset(dir)
+        _ = d.addJPEGs(classes: ["a", "b"], count: 3)
+        let cache = dir.appendingPathComponent("cache").path
+        let pipeline = dir.appendingPathComponent("p.yaml").path
+        try """
+        dataset: \(d.root.path)
+        weights: \(weights)
+        cache: \(cache)
+        extract:
+          layer: mixed5
+          size: 75
+          dtype: f16
+        """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["extract", pipeline, "--dtype", "f32"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let fingerprint = try FeatureCache.open(cache).fingerprint
+        XCTAssertEqual(fingerprint.layer, "mixed5", "from the file")
+        XCTAssertEqual(fingerprint.inputSize, [75, 75], "from the file")
+        XCTAssertEqual(fingerprint.dtype, .f32, "the flag overrides the file")
+        XCTAssertEqual(try FeatureCache.open(cache).counts().records, 6)
+    }
+
     func testAnotherSizeIsRefusedNamingTheFieldAndRebuildStartsOver() throws {
         let dir = try CLI.temporaryDirectory()
         let d = CLIDataset(dir)
