@@ -223,6 +223,25 @@ public struct PipelineDefinition: Codable, Equatable {
         return t
     }
 
+    /// The extraction the file describes — its dataset into `cache` (the file's own unless given), with the
+    /// `extract:` and `augment:` sections, the book's settings where it is silent. Commands override from there.
+    public func extractionJob(source: String, cache cacheOverride: String? = nil) throws -> ExtractionJob {
+        guard let dataset else { throw LoadError(path: source, reason: "the pipeline names no dataset (add `dataset:`)") }
+        guard let cache = cacheOverride ?? cache else { throw LoadError(path: source, reason: "the pipeline names no cache (add `cache:`)") }
+        var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cache)
+        job.dtype = try featureDType(source: source)
+        job.batchSize = extract?.batch ?? 32
+        job.validationSplit = extract?.validationSplit ?? 0
+        job.limit = extract?.limit
+        // An augment: section with views: K extracts K augmented views per training image.
+        job.views = augment?.views ?? 0
+        do { job.augmentation = try augment?.settings() } catch let e as AugmentationError {
+            throw LoadError(path: source, reason: "augment: \(e)")
+        }
+        job.augmentSeed = augment?.seed
+        return job
+    }
+
     /// Whether a command-line argument names a pipeline file rather than a folder.
     public static func isPipelineFile(_ path: String) -> Bool {
         path.hasSuffix(".yaml") || path.hasSuffix(".yml")

@@ -90,19 +90,10 @@ public enum PipelineRun {
 
         // Extract.
         events.stage("extract: \(dataset) → \(cachePath)")
-        let x = p.extract
         let settings = try p.extractionSettings(source: source)
         let weights = try BaseWeights.load(path: weightsPath, cut: settings.layer)
         let extractor = try FeatureExtractor(weights: weights, settings: settings)
-        var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cachePath)
-        job.dtype = try p.featureDType(source: source)
-        job.batchSize = x?.batch ?? 32
-        job.validationSplit = x?.validationSplit ?? 0
-        job.limit = x?.limit
-        // An augment: section with views: K extracts K augmented views per training image and trains on them.
-        job.views = p.augment?.views ?? 0
-        job.augmentation = try p.augment?.settings()
-        job.augmentSeed = p.augment?.seed
+        let job = try p.extractionJob(source: source)
         let extraction = try Extraction.run(job, extractor: extractor, weights: weights, progress: events.extractProgress)
 
         // Train.

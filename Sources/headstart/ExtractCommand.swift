@@ -89,18 +89,20 @@ struct ExtractCommand: ParsableCommand {
         let settings = try network.settings(pipeline, source: dataset)
         let weights = try BaseWeights.load(path: try network.weightsPath(pipeline), cut: settings.layer)
         let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
-        var job = ExtractionJob(dataset: URL(fileURLWithPath: datasetPath), cache: cachePath)
-        job.dtype = try dtype ?? pipeline?.featureDType(source: dataset) ?? .f16
-        job.batchSize = batch ?? pipeline?.extract?.batch ?? 32
-        job.validationSplit = validationSplit ?? pipeline?.extract?.validationSplit ?? 0
-        job.shard = shard.map { ($0.index, $0.count) }
-        job.limit = limit ?? pipeline?.extract?.limit
-        job.rebuild = rebuild
-        job.views = views ?? pipeline?.augment?.views ?? 0
-        do { job.augmentation = try augment.givenSettings() ?? pipeline?.augment?.settings() } catch let e as AugmentationError {
-            throw ValidationError("\(dataset): augment: \(e)")
+        // The pipeline file's job (or a plain one), then every option given here.
+        var job = try pipeline?.extractionJob(source: dataset, cache: cachePath)
+            ?? ExtractionJob(dataset: URL(fileURLWithPath: datasetPath), cache: cachePath)
+        if let dtype { job.dtype = dtype }
+        if let batch { job.batchSize = batch }
+        if let validationSplit { job.validationSplit = validationSplit }
+        if let limit { job.limit = limit }
+        if let views { job.views = views }
+        if let augmentSeed { job.augmentSeed = augmentSeed }
+        do { if let given = try augment.givenSettings() { job.augmentation = given } } catch let e as AugmentationError {
+            throw ValidationError("augment: \(e)")
         }
-        job.augmentSeed = augmentSeed ?? pipeline?.augment?.seed
+        job.shard = shard.map { ($0.index, $0.count) }
+        job.rebuild = rebuild
 
         let reporter = ProgressReporter("extract")
         let s = try Extraction.run(job, extractor: extractor, weights: weights) { p in
