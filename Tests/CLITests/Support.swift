@@ -16,10 +16,17 @@ struct CLI {
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw XCTSkip("\(executable.path) is not built (run `swift build` before `swift test --skip-build`)")
         }
+        return try process(executable, arguments, in: directory)
+    }
+
+    /// Runs any program to completion and collects its exit status and output.
+    static func process(_ program: URL, _ arguments: [String], in directory: URL? = nil,
+                        environment: [String: String]? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = executable
+        p.executableURL = program
         p.arguments = arguments
         if let directory { p.currentDirectoryURL = directory }
+        if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

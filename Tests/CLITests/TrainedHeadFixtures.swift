@@ -55,21 +55,10 @@ enum TrainedHeadFixtures {
         throw XCTSkip("no Python with keras, h5py and tensorflow found (set HEADSTART_PYTHON); Keras side not checked")
     }
 
+    /// Runs Python quietly (TensorFlow's start-up logging off).
     static func runProcess(_ executable: URL, _ arguments: [String]) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                          stderr: String(decoding: e, as: UTF8.self))
+        return try CLI.process(executable, arguments, environment: env)
     }
 }
