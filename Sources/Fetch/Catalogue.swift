@@ -38,6 +38,14 @@ public enum Catalogue {
         filename: "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
         checksum: .md5("bcbd6486424b2319ff4ef7d526e38f63"))
 
+    /// The notop weights from where `environment` says: the mirror named by `HEADSTART_WEIGHTS_URL` when set
+    /// (the same file, under the same MD5 check), else Keras's own URL.
+    public static func inceptionV3NoTopWeights(environment: [String: String]) -> Source {
+        var source = inceptionV3NoTopWeights
+        if let mirror = environment["HEADSTART_WEIGHTS_URL"], let url = URL(string: mirror) { source.url = url }
+        return source
+    }
+
     // The two Horses-or-Humans zips as the book's code downloads them ("AI and Machine Learning for Coders",
     // chapter 3: `url = "https://storage.googleapis.com/learning-datasets/horse-or-human.zip"`, extracted with
     // zipfile.extractall(training_dir) and read with flow_from_directory(training_dir), so `horses/` and

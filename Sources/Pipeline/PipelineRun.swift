@@ -52,11 +52,7 @@ public enum PipelineRun {
                 events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
                 try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: weightsPath, style: .fixedLength)
             } else if (weightsPath as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
-                // HEADSTART_WEIGHTS_URL names a mirror (same file, same MD5 check).
-                var source = Catalogue.inceptionV3NoTopWeights
-                if let mirror = ProcessInfo.processInfo.environment["HEADSTART_WEIGHTS_URL"], let url = URL(string: mirror) {
-                    source.url = url
-                }
+                let source = Catalogue.inceptionV3NoTopWeights(environment: ProcessInfo.processInfo.environment)
                 events.stage("fetching \(source.filename) from \(source.url.host ?? source.url.absoluteString)")
                 do {
                     _ = try source.download(

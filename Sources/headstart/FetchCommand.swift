@@ -14,7 +14,8 @@ struct FetchCommand: ParsableCommand {
         SHA-256 manifest compiled into headstart.
 
         Downloads resume where they stopped (a .part file beside the target) and nothing is installed unless its \
-        checksum is right. Without a network it says so and changes nothing.
+        checksum is right. Without a network it says so and changes nothing. HEADSTART_WEIGHTS_URL names a \
+        mirror of the weights file (checked against the same MD5).
         """)
 
     enum What: String, ExpressibleByArgument, CaseIterable {
@@ -37,7 +38,8 @@ struct FetchCommand: ParsableCommand {
         case .weights:
             let folder = dir ?? "data"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let r = try Catalogue.inceptionV3NoTopWeights.download(into: folder) { done, total in bar.update(done, total) }
+            let source = Catalogue.inceptionV3NoTopWeights(environment: ProcessInfo.processInfo.environment)
+            let r = try source.download(into: folder) { done, total in bar.update(done, total) }
             bar.finish()
             print(r.alreadyPresent ? "\(r.path): already present and verified" : "\(r.path): \(r.bytes) bytes, MD5 verified")
         case .horsesOrHumans:

@@ -14,6 +14,14 @@ final class CatalogueTests: XCTestCase {
         return path
     }
 
+    func testAWeightsMirrorChangesOnlyTheURL() {
+        let mirrored = Catalogue.inceptionV3NoTopWeights(environment: ["HEADSTART_WEIGHTS_URL": "http://127.0.0.1:8000/w.h5"])
+        XCTAssertEqual(mirrored.url.absoluteString, "http://127.0.0.1:8000/w.h5")
+        XCTAssertEqual(mirrored.filename, Catalogue.inceptionV3NoTopWeights.filename)
+        XCTAssertEqual(mirrored.checksum, Catalogue.inceptionV3NoTopWeights.checksum)
+        XCTAssertEqual(Catalogue.inceptionV3NoTopWeights(environment: [:]), Catalogue.inceptionV3NoTopWeights)
+    }
+
     func testTheCommittedManifestListsThe1283ImagesBySplitAndClass() {
         let entries = Manifest.horsesOrHumans.entries
         XCTAssertEqual(entries.count, 1283)
