@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "headstart",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "headstart", targets: ["headstart"]),
         .executable(name: "headstart-bench", targets: ["Benchmarks"]),
@@ -29,13 +29,17 @@ let package = Package(
         // C glue the libraries need: setjmp/longjmp error recovery for libjpeg and libpng, and HDF5's
         // macro-only constants (H5T_NATIVE_*, H5P_DEFAULT) as functions Swift can call.
         .target(name: "CShims", dependencies: ["CHDF5", "CJPEG", "CPNG"]),
+        // The network's numerical kernels in C (GEMM micro-kernel, indirect convolution, Winograd), one source
+        // compiled per instruction set and chosen at run time by CPU features. Optimised in debug builds too,
+        // so the tests run at a usable speed.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Small shared numerics: BLAS calls, float16 conversion, SHA-256, .npy files.
-        .target(name: "Numerics", dependencies: ["CBLAS", "CCrypto"]),
+        .target(name: "Numerics", dependencies: ["CBLAS", "CCrypto", "CKernels"]),
         // Keras legacy-layout .h5 weight files: read and write, layer by layer, in order.
         .target(name: "KerasH5", dependencies: ["CHDF5", "CShims"]),
         // Stage one: images, preprocessing, InceptionV3 to a cut layer.
-        .target(name: "Extract", dependencies: ["CShims", "Numerics", "KerasH5"]),
+        .target(name: "Extract", dependencies: ["CShims", "CKernels", "Numerics", "KerasH5"]),
         // The LMDB feature cache. Knows nothing of Inception.
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
@@ -57,7 +61,7 @@ let package = Package(
                          path: "Sources/Benchmarks"),
 
         .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),
-        .testTarget(name: "ExtractTests", dependencies: ["Extract", "KerasH5", "Numerics"]),
+        .testTarget(name: "ExtractTests", dependencies: ["Extract", "CKernels", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain"]),

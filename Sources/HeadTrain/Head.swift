@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// The head's shape: Flatten → Dense(hidden, relu) → Dropout(dropout) → Dense(outputs, sigmoid | softmax).
 /// Two classes use one sigmoid unit and binary cross-entropy (label 1 is the positive class); more use C
@@ -49,23 +50,6 @@ public enum HeadError: Error, CustomStringConvertible, Equatable {
         case let .headFile(p, r): return "\(p): \(r)"
         }
     }
-}
-
-/// 64-byte aligned float storage, allocated once.
-final class AlignedFloats {
-    let pointer: UnsafeMutablePointer<Float>
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        precondition(posix_memalign(&raw, 64, bytes) == 0, "out of memory allocating \(bytes) bytes")
-        pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
-    }
-
-    deinit { free(pointer) }
 }
 
 /// Where each tensor lives inside one flat parameter (or gradient, or RMSprop velocity) allocation:

@@ -1,0 +1,468 @@
+// The kernels, written once for a vector type V of VL floats and a register tile of MR × NR. Included by
+// kernels_avx512.c, kernels_avx2.c and kernels_scalar.c, each defining:
+//   V, VL, MR, NR (a multiple of VL), KC (K block), MC (rows per block), FN(name) (the public name suffix),
+//   vzero(), vload(p), vstore(p, v), vbcast(p), vset1(x), vadd, vsub, vmax, vfma(a, b, c) = a·b + c.
+// No function here allocates: callers pass scratch sized by the hs_*_scratch_bytes functions.
+
+#define NV (NR / VL)
+
+/// Zeros that stand for cells outside the image (a piece is at most KC floats long).
+static const float zeros[1024] __attribute__((aligned(64)));
+_Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
+
+// The accumulators are named variables (acc_r_v, one per row r and vector v of the tile), declared and used
+// through the ROWS / COLS lists each instruction-set file defines: written as arrays, the compiler spilled
+// them to the stack inside the loop, at a third of the speed.
+#define ACC(r, v) acc_##r##_##v
+#define DECLARE_ACC(r, v) V ACC(r, v) = vzero();
+#define DECLARE_ROW(r) COLS(DECLARE_ACC, r) const float *a_##r;
+#define POINT_ROW(r) a_##r = ptrs[j * MR + r];
+#define FMA_ACC(r, v) ACC(r, v) = vfma(av_##r, bv[v], ACC(r, v));
+#define FMA_ROW(r) { const V av_##r = vbcast(a_##r + k); COLS(FMA_ACC, r) }
+#define STORE_ACC(r, v) {                                                                   \
+        float *cp = c + r * ldc + v * VL;                                                   \
+        V x = ACC(r, v);                                                                    \
+        if (!first) x = vadd(x, vload(cp));                                                 \
+        if (last) {                                                                         \
+            if (bias) x = vadd(x, vload(bias + v * VL));                                    \
+            if (relu) x = vmax(x, vzero());                                                 \
+        }                                                                                   \
+        vstore(cp, x);                                                                      \
+    }
+#define STORE_ROW(r) COLS(STORE_ACC, r)
+#define SPILL_ACC(r, v) vstore(tmp + r * NR + v * VL, ACC(r, v));
+#define SPILL_ROW(r) COLS(SPILL_ACC, r)
+
+/// One MR × NR tile of C: acc = Σ over pieces j and k < lens[j] of a_j[r][k] · b[k][0..<NR], then stored:
+/// first K block: C = acc, later blocks: C += acc; after the last block, the epilogue (bias, ReLU).
+/// ptrs: (npieces, MR) row pointers, each at its piece's first element; b: the panel at the block's first k,
+/// NR floats per k; c: the tile's first element, rows ldc apart; only mrows × ncols of it are written.
+__attribute__((noinline)) static void ukernel(int npieces, const int *lens, const float *const *ptrs, const float *b,
+                                              float *c, long ldc, int first, int last, const float *bias, int relu,
+                                              int mrows, int ncols, float *tmp) {
+    ROWS(DECLARE_ROW)
+    for (int j = 0; j < npieces; j++) {
+        ROWS(POINT_ROW)
+        const int len = lens[j];
+#pragma clang loop unroll_count(2)
+        for (int k = 0; k < len; k++) {
+            V bv[NV];
+            for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);
+            ROWS(FMA_ROW)
+            b += NR;
+        }
+    }
+    if (mrows == MR && ncols == NR) {
+        ROWS(STORE_ROW)
+    } else {
+        ROWS(SPILL_ROW)
+        for (int r = 0; r < mrows; r++) {
+            for (int j = 0; j < ncols; j++) {
+                float x = tmp[r * NR + j];
+                if (!first) x += c[r * ldc + j];
+                if (last) {
+                    if (bias) x += bias[j];
+                    if (relu) x = x > 0 ? x : 0;
+                }
+                c[r * ldc + j] = x;
+            }
+        }
+    }
+}
+
+/// How K is cut: each of `segments` runs of `seglen` contiguous floats (one (dy, dx) cell of a convolution,
+/// or all of K for a plain GEMM) is split into pieces of at most KC, and consecutive pieces are grouped into
+/// blocks of at most KC floats.
+typedef struct {
+    int segments, seglen, parts, partlen;  // each segment = `parts` pieces of partlen (the last may be shorter)
+} kcut;
+
+static kcut cut_k(int segments, int seglen) {
+    kcut c;
+    c.segments = segments;
+    c.seglen = seglen;
+    c.parts = (seglen + KC - 1) / KC;
+    c.partlen = (seglen + c.parts - 1) / c.parts;
+    return c;
+}
+
+static inline int piece_len(const kcut *c, int piece) {
+    const int part = piece % c->parts;
+    const int len = c->seglen - part * c->partlen;
+    return len < c->partlen ? len : c->partlen;
+}
+
+/// Most pieces in one K block (bounds the per-block tables; a 7×7 kernel has 49 cells).
+#define MAX_BLOCK_PIECES 64
+
+/// Pieces [j0, j1) of the next block starting at piece j0: as many as fit in KC floats (at least one).
+static inline int block_end(const kcut *c, int j0, int *length) {
+    const int total = c->segments * c->parts;
+    int j = j0, sum = 0;
+    while (j < total && j - j0 < MAX_BLOCK_PIECES && (j == j0 || sum + piece_len(c, j) <= KC)) {
+        sum += piece_len(c, j);
+        j++;
+    }
+    *length = sum;
+    return j;
+}
+
+/// Most pieces one block can hold (bounds the pointer scratch).
+static inline int max_block_pieces(int segments) { return segments + 2 < MAX_BLOCK_PIECES ? segments + 2 : MAX_BLOCK_PIECES; }
+
+/// An output row's position: its image and the input cell under its receptive field's top-left corner.
+typedef struct { long image; int iy0, ix0; } rowpos;
+
+static inline rowpos row_position(const hs_conv_desc *d, long row) {
+    const long pixels = (long)d->oh * d->ow;
+    rowpos p;
+    p.image = row / pixels;
+    const int rem = (int)(row - p.image * pixels);
+    const int oy = rem / d->ow, ox = rem - oy * d->ow;
+    p.iy0 = oy * d->stride - d->pad_top;
+    p.ix0 = ox * d->stride - d->pad_left;
+    return p;
+}
+
+/// Where row p reads cell (dy, dx) from `offset` on: the input, or zeros outside the image.
+static inline const float *cell_source(const hs_conv_desc *d, rowpos p, int dy, int dx, int offset) {
+    const int iy = p.iy0 + dy, ix = p.ix0 + dx;
+    if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) return zeros;
+    return d->input + ((p.image * d->h + iy) * (long)d->w + ix) * d->in_stride + offset;
+}
+
+/// Channels below which a convolution gathers each row's receptive field into scratch first (im2col for one
+/// block of rows): with 3 input channels (the stem) a piece would be 3 floats long, and the micro-kernel would
+/// spend its time starting pieces rather than multiplying.
+#define GATHER_BELOW 16
+
+static inline int gathers(const hs_conv_desc *d) { return d->cin < GATHER_BELOW && d->kh * d->kw * d->cin <= KC; }
+
+static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0, int p1, void *scratch) {
+    const int gather = gathers(d);
+    const kcut kc = gather ? cut_k(1, d->kh * d->kw * d->cin) : cut_k(d->kh * d->kw, d->cin);
+    const int K = d->kh * d->kw * d->cin;
+    const int npieces = kc.segments * kc.parts;
+    const float **ptrs = (const float **)scratch;                            // (MC/MR groups, pieces, MR)
+    int *lens = (int *)(ptrs + (size_t)MC * max_block_pieces(kc.segments));  // (pieces in block)
+    float *tmp = (float *)(((uintptr_t)(lens + max_block_pieces(kc.segments)) + 63) & ~(uintptr_t)63);
+    float *rows = tmp + MR * NR;  // (MC, K) gathered receptive fields, when gathering
+    for (long m0 = row0; m0 < row1; m0 += MC) {
+        const int mc = (int)(row1 - m0 < MC ? row1 - m0 : MC);
+        const int groups = (mc + MR - 1) / MR;
+        if (gather) {
+            for (int row = 0; row < mc; row++) {
+                const rowpos pos = row_position(d, m0 + row);
+                float *dst = rows + (size_t)row * K;
+                for (int dy = 0; dy < d->kh; dy++)
+                    for (int dx = 0; dx < d->kw; dx++) {
+                        const float *src = cell_source(d, pos, dy, dx, 0);
+                        for (int ci = 0; ci < d->cin; ci++) *dst++ = src[ci];
+                    }
+            }
+        }
+        int koff = 0;
+        for (int j0 = 0; j0 < npieces;) {
+            int blen;
+            const int j1 = block_end(&kc, j0, &blen);
+            const int bp = j1 - j0;
+            int cell_dy[MAX_BLOCK_PIECES], cell_dx[MAX_BLOCK_PIECES], cell_off[MAX_BLOCK_PIECES];  // each piece's cell, channel offset
+            for (int j = j0; j < j1; j++) {
+                lens[j - j0] = piece_len(&kc, j);
+                const int seg = j / kc.parts;
+                cell_dy[j - j0] = seg / d->kw;
+                cell_dx[j - j0] = seg - cell_dy[j - j0] * d->kw;
+                cell_off[j - j0] = (j - seg * kc.parts) * kc.partlen;
+            }
+            for (int row = 0; row < groups * MR; row++) {
+                const float **dst = ptrs + (size_t)(row / MR) * bp * MR + row % MR;
+                if (row >= mc) {
+                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = zeros;
+                } else if (gather) {
+                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = rows + (size_t)row * K + (size_t)(j0 + jj) * kc.partlen;
+                } else {
+                    const rowpos pos = row_position(d, m0 + row);
+                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = cell_source(d, pos, cell_dy[jj], cell_dx[jj], cell_off[jj]);
+                }
+            }
+            const int first = j0 == 0, last = j1 == npieces;
+            for (int p = p0; p < p1; p++) {
+                const float *b = d->packed + (size_t)p * K * NR + (size_t)koff * NR;
+                const int ncols = d->n - p * NR < NR ? d->n - p * NR : NR;
+                const float *bias = d->epilogue.bias ? d->epilogue.bias + p * NR : NULL;
+                for (int g = 0; g < groups; g++) {
+                    const int mrows = mc - g * MR < MR ? mc - g * MR : MR;
+                    ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b,
+                            d->output + (m0 + g * MR) * d->out_stride + p * NR, d->out_stride,
+                            first, last, bias, d->epilogue.relu, mrows, ncols, tmp);
+                }
+            }
+            koff += blen;
+            j0 = j1;
+        }
+    }
+}
+
+static size_t FN(conv_scratch_bytes)(int kh, int kw, int cin) {
+    const size_t pieces = (size_t)max_block_pieces(kh * kw);
+    const size_t gathered = cin < GATHER_BELOW ? (size_t)MC * kh * kw * cin * sizeof(float) : 0;
+    return (size_t)MC * pieces * sizeof(float *) + pieces * sizeof(int) + 64 + (size_t)MR * NR * sizeof(float)
+        + gathered;
+}
+
+static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, int n, float *c, long ldc,
+                          hs_epilogue e, long row0, long row1, int p0, int p1, void *scratch) {
+    // A plain GEMM is the 1×1 convolution of a 1 × row1 "image" whose pixels are A's rows.
+    const hs_conv_desc d = {
+        .input = a, .in_stride = lda, .h = 1, .w = (int)row1, .cin = k,
+        .kh = 1, .kw = 1, .stride = 1, .pad_top = 0, .pad_left = 0, .oh = 1, .ow = (int)row1,
+        .packed = packed, .n = n, .epilogue = e, .output = c, .out_stride = ldc,
+    };
+    FN(conv_forward)(&d, row0, row1, p0, p1, scratch);
+}
+
+// MARK: - Winograd F(m×m, r×r), 6×6 tiles
+
+#define WT V
+#define WSUFFIX _v
+#define WLOAD(p) vload(p)
+#define WSTORE(p, x) vstore(p, x)
+#define WSET1(x) vset1(x)
+#define WZERO() vzero()
+#define WADD(a, b) vadd(a, b)
+#define WSUB(a, b) vsub(a, b)
+#define WMAX(a, b) vmax(a, b)
+#define WFMA(a, b, c) vfma(a, b, c)
+#include "winograd_transforms.h"
+#undef WT
+#undef WSUFFIX
+#undef WLOAD
+#undef WSTORE
+#undef WSET1
+#undef WZERO
+#undef WADD
+#undef WSUB
+#undef WMAX
+#undef WFMA
+
+#define WT float
+#define WSUFFIX _s
+#define WLOAD(p) (*(p))
+#define WSTORE(p, x) (*(p) = (x))
+#define WSET1(x) (x)
+#define WZERO() 0.0f
+#define WADD(a, b) ((a) + (b))
+#define WSUB(a, b) ((a) - (b))
+#define WMAX(a, b) ((a) > (b) ? (a) : (b))
+#define WFMA(a, b, c) ((a) * (b) + (c))
+#include "winograd_transforms.h"
+#undef WT
+#undef WSUFFIX
+#undef WLOAD
+#undef WSTORE
+#undef WSET1
+#undef WZERO
+#undef WADD
+#undef WSUB
+#undef WMAX
+#undef WFMA
+
+/// Transforms the input of tiles t0 ..< t0 + nt: V[pt][i][c] = (Bᵀ d_i B)[pt] for every channel.
+static void winograd_input(const hs_winograd_desc *d, int m, long t0, int nt, float *V, int T) {
+    const int tiles_x = (d->ow + m - 1) / m, tiles_y = (d->oh + m - 1) / m;
+    const long per_image = (long)tiles_x * tiles_y;
+    const size_t pts = (size_t)T * d->cin;
+    for (int i = 0; i < nt; i++) {
+        const long t = t0 + i, img = t / per_image, rem = t - img * per_image;
+        const int ty = (int)(rem / tiles_x), tx = (int)(rem - (long)ty * tiles_x);
+        const int iy0 = ty * m - d->pad_top, ix0 = tx * m - d->pad_left;
+        float *dst = V + (size_t)i * d->cin;
+        int c = 0;
+        for (; c + VL <= d->cin; c += VL) input_tile_v(d, img, iy0, ix0, c, dst + c, pts);
+        for (; c < d->cin; c++) input_tile_s(d, img, iy0, ix0, c, dst + c, pts);
+    }
+}
+
+/// Output transform of tiles t0 ..< t0 + nt for channels [c0, c1): y = Aᵀ M A, + bias, ReLU, stored where the
+/// tile lies inside the output.
+static void winograd_output(const hs_winograd_desc *d, int m, long t0, int nt, const float *M, int T, int c0, int c1) {
+    const int tiles_x = (d->ow + m - 1) / m, tiles_y = (d->oh + m - 1) / m;
+    const long per_image = (long)tiles_x * tiles_y;
+    const size_t pts = (size_t)T * d->n;
+    for (int i = 0; i < nt; i++) {
+        const long t = t0 + i, img = t / per_image, rem = t - img * per_image;
+        const int ty = (int)(rem / tiles_x), tx = (int)(rem - (long)ty * tiles_x);
+        const float *src = M + (size_t)i * d->n;
+        int c = c0;
+        for (; c + VL <= c1; c += VL) output_tile_v(d, m, img, ty * m, tx * m, c, src + c, pts);
+        for (; c < c1; c++) output_tile_s(d, m, img, ty * m, tx * m, c, src + c, pts);
+    }
+}
+
+static int FN(winograd_block)(const hs_winograd_desc *d) {
+    // Transformed input and products of a block: 36 · T · (cin + n) floats, kept near 256 KB (L2).
+    const long per_tile = 36L * (d->cin + d->n) * (long)sizeof(float);
+    long groups = (512L * 1024) / (per_tile * MR);
+    if (groups < 1) groups = 1;
+    if (groups > 16) groups = 16;
+    return (int)groups * MR;
+}
+
+static size_t FN(winograd_scratch_bytes)(const hs_winograd_desc *d) {
+    const size_t T = (size_t)FN(winograd_block)(d);
+    return 36 * T * ((size_t)d->cin + (size_t)d->n) * sizeof(float) + 64
+        + T * (size_t)max_block_pieces(1) * sizeof(float *) + (size_t)max_block_pieces(1) * sizeof(int) + 64
+        + (size_t)MR * NR * sizeof(float);
+}
+
+/// One transformed-domain product: out (rows × n, ldc n) = V (rows × cin, rows cin apart) · U (packed), for
+/// panels [p0, p1); no epilogue (the output transform adds the bias).
+static void transformed_gemm(const float *V, int rows, int cin, const float *U, float *out, int n, int p0, int p1,
+                             const float **ptrs, int *lens, float *tmp) {
+    const kcut kc = cut_k(1, cin);
+    const int groups = (rows + MR - 1) / MR;
+    int koff = 0;
+    for (int j0 = 0; j0 < kc.parts;) {
+        int blen;
+        const int j1 = block_end(&kc, j0, &blen);
+        const int bp = j1 - j0;
+        for (int j = j0; j < j1; j++) lens[j - j0] = piece_len(&kc, j);
+        for (int g = 0; g < groups; g++)
+            for (int j = j0; j < j1; j++)
+                for (int r = 0; r < MR; r++) {
+                    const int row = g * MR + r;
+                    ptrs[((size_t)g * bp + (j - j0)) * MR + r] =
+                        row < rows ? V + (size_t)row * cin + (size_t)j * kc.partlen : zeros;
+                }
+        for (int p = p0; p < p1; p++) {
+            const float *b = U + (size_t)p * cin * NR + (size_t)koff * NR;
+            const int ncols = n - p * NR < NR ? n - p * NR : NR;
+            for (int g = 0; g < groups; g++) {
+                const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
+                ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b, out + (size_t)g * MR * n + p * NR, n,
+                        j0 == 0, j1 == kc.parts, NULL, 0, mrows, ncols, tmp);
+            }
+        }
+        koff += blen;
+        j0 = j1;
+    }
+}
+
+static void FN(winograd_forward)(const hs_winograd_desc *d, long tile0, long tile1, int p0, int p1, void *scratch) {
+    const int m = hs_winograd_m(d->r);
+    const int T = FN(winograd_block)(d);
+    const int cin = d->cin, n = d->n;
+    float *Vb = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);  // (36, T, cin)
+    float *Mb = Vb + (size_t)36 * T * cin;                               // (36, T, n)
+    const float **ptrs = (const float **)(Mb + (size_t)36 * T * n);       // (T/MR groups, pieces, MR)
+    int *lens = (int *)(ptrs + (size_t)T * max_block_pieces(1));
+    float *tmp = (float *)(((uintptr_t)(lens + max_block_pieces(1)) + 63) & ~(uintptr_t)63);
+    const int c0 = p0 * NR, c1 = p1 * NR < n ? p1 * NR : n;
+    const size_t per_point = hs_packed_floats(HS_THIS_ISA, cin, n);
+    for (long t0 = tile0; t0 < tile1; t0 += T) {
+        const int nt = (int)(tile1 - t0 < T ? tile1 - t0 : T);
+        winograd_input(d, m, t0, nt, Vb, T);
+        for (int pt = 0; pt < 36; pt++)
+            transformed_gemm(Vb + (size_t)pt * T * cin, nt, cin, d->packed_u + pt * per_point,
+                             Mb + (size_t)pt * T * n, n, p0, p1, ptrs, lens, tmp);
+        winograd_output(d, m, t0, nt, Mb, T, c0, c1);
+    }
+}
+
+// MARK: - One-dimensional Winograd (1×k, k×1)
+
+/// Lines per block: the block's transformed input and products, 6 · tiles · (cin + n) floats, near 512 KB.
+static int FN(winograd1d_block)(const hs_winograd1d_desc *d) {
+    const hs_w1d_split sp = hs_w1d_split_of(d->k);
+    const int length = d->axis == 0 ? d->w : d->h;
+    long tiles = 0;
+    for (int p = 0; p < sp.parts; p++) tiles += (length + sp.m[p] - 1) / sp.m[p];
+    const long per_line = 6L * tiles * (d->cin + d->n) * (long)sizeof(float);
+    long lines = (512L * 1024) / per_line;
+    if (lines < 1) lines = 1;
+    if (lines > 256) lines = 256;
+    return (int)lines;
+}
+
+static size_t FN(winograd1d_scratch_bytes)(const hs_winograd1d_desc *d) {
+    const hs_w1d_split sp = hs_w1d_split_of(d->k);
+    const int length = d->axis == 0 ? d->w : d->h;
+    const size_t B = (size_t)FN(winograd1d_block)(d);
+    size_t floats = 0, rows = 0;
+    for (int p = 0; p < sp.parts; p++) {
+        const size_t t = B * (size_t)((length + sp.m[p] - 1) / sp.m[p]);
+        floats += 6 * t * ((size_t)d->cin + (size_t)d->n);
+        rows = t > rows ? t : rows;
+    }
+    const size_t groups = (rows + MR - 1) / MR;
+    return floats * sizeof(float) + 64 + groups * MR * (size_t)max_block_pieces(1) * sizeof(float *)
+        + (size_t)max_block_pieces(1) * sizeof(int) + 64 + (size_t)MR * NR * sizeof(float);
+}
+
+static void FN(winograd1d_forward)(const hs_winograd1d_desc *d, long line0, long line1, int p0, int p1, void *scratch) {
+    const hs_w1d_split sp = hs_w1d_split_of(d->k);
+    const int cin = d->cin, n = d->n;
+    const int length = d->axis == 0 ? d->w : d->h;              // positions along the axis
+    const int per_image = d->axis == 0 ? d->h : d->w;           // lines per image
+    const long in_step = d->axis == 0 ? d->in_stride : (long)d->w * d->in_stride;
+    const long out_step = d->axis == 0 ? d->out_stride : (long)d->w * d->out_stride;
+    const int B = FN(winograd1d_block)(d);
+    int tiles[2];
+    float *Vp[2], *Mp[2];
+    float *cursor = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int rows_max = 0;
+    for (int p = 0; p < sp.parts; p++) {
+        tiles[p] = (length + sp.m[p] - 1) / sp.m[p];
+        Vp[p] = cursor; cursor += (size_t)6 * B * tiles[p] * cin;
+        Mp[p] = cursor; cursor += (size_t)6 * B * tiles[p] * n;
+        if (B * tiles[p] > rows_max) rows_max = B * tiles[p];
+    }
+    const float **ptrs = (const float **)cursor;
+    int *lens = (int *)(ptrs + (size_t)((rows_max + MR - 1) / MR) * MR * max_block_pieces(1));
+    float *tmp = (float *)(((uintptr_t)(lens + max_block_pieces(1)) + 63) & ~(uintptr_t)63);
+    const int c0 = p0 * NR, c1 = p1 * NR < n ? p1 * NR : n;
+    const size_t per_point = hs_packed_floats(HS_THIS_ISA, cin, n);
+    for (long l0 = line0; l0 < line1; l0 += B) {
+        const int nl = (int)(line1 - l0 < B ? line1 - l0 : B);
+        for (int p = 0; p < sp.parts; p++) {
+            const int rows = nl * tiles[p];
+            const size_t pts = (size_t)B * tiles[p] * cin;
+            for (int i = 0; i < nl; i++) {
+                const long line = l0 + i, img = line / per_image;
+                const int j = (int)(line - img * per_image);
+                const float *base = d->input + (d->axis == 0 ? (img * d->h + j) * (long)d->w : img * d->h * (long)d->w + j) * d->in_stride;
+                for (int t = 0; t < tiles[p]; t++) {
+                    const int pos0 = t * sp.m[p] - d->pad + sp.first_tap[p];
+                    float *dst = Vp[p] + (size_t)(i * tiles[p] + t) * cin;
+                    int c = 0;
+                    for (; c + VL <= cin; c += VL) input_line_tile_v(base + c, in_step, length, pos0, dst + c, pts);
+                    for (; c < cin; c++) input_line_tile_s(base + c, in_step, length, pos0, dst + c, pts);
+                }
+            }
+            for (int pt = 0; pt < 6; pt++)
+                transformed_gemm(Vp[p] + (size_t)pt * B * tiles[p] * cin, rows, cin,
+                                 d->packed_u + (size_t)(p * 6 + pt) * per_point, Mp[p] + (size_t)pt * B * tiles[p] * n,
+                                 n, p0, p1, ptrs, lens, tmp);
+        }
+        for (int i = 0; i < nl; i++) {
+            const long line = l0 + i, img = line / per_image;
+            const int j = (int)(line - img * per_image);
+            float *base = d->output + (d->axis == 0 ? (img * d->h + j) * (long)d->w : img * d->h * (long)d->w + j) * d->out_stride;
+            int c = c0;
+            for (; c + VL <= c1; c += VL) {
+                const V bias = d->epilogue.bias ? vload(d->epilogue.bias + c) : vzero();
+                for (int p = 0; p < sp.parts; p++)
+                    for (int t = 0; t < tiles[p]; t++)
+                        output_line_tile_v(d, sp.m[p], Mp[p] + (size_t)(i * tiles[p] + t) * n + c, (size_t)B * tiles[p] * n,
+                                           base + c, out_step, length, t * sp.m[p], p == 0, p == sp.parts - 1, bias);
+            }
+            for (; c < c1; c++) {
+                const float bias = d->epilogue.bias ? d->epilogue.bias[c] : 0.0f;
+                for (int p = 0; p < sp.parts; p++)
+                    for (int t = 0; t < tiles[p]; t++)
+                        output_line_tile_s(d, sp.m[p], Mp[p] + (size_t)(i * tiles[p] + t) * n + c, (size_t)B * tiles[p] * n,
+                                           base + c, out_step, length, t * sp.m[p], p == 0, p == sp.parts - 1, bias);
+            }
+        }
+    }
+}
