@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Numerics
 
@@ -32,31 +33,41 @@ public struct InceptionV3Weights: Sendable {
 /// Keras BatchNormalization epsilon used by `conv2d_bn`.
 let batchNormEpsilon: Float = 1e-3
 
-/// InceptionV3 from an NHWC float32 batch to a cut layer, planned for BLAS:
+/// InceptionV3 from an NHWC float32 batch to a cut layer, planned for headstart's own kernels (`CKernels`):
 /// - BatchNorm folded into each convolution at load time: W'[.., j] = W[.., j]·s_j, b_j = β_j − μ_j·s_j with
 ///   s_j = 1/√(σ²_j + ε) — exactly the `x·s + (β − μ·s)` that tf.nn.batch_normalization computes;
-/// - the parallel 1×1 convolutions that read one tensor run as one GEMM over the whole batch on concatenated
-///   kernels, and the pool branch's 1×1 joins them by running before its average pooling (linear ops commute);
-/// - k×k convolutions as im2col + sgemm in cache-sized row chunks, ReLU and bias fused into the epilogue;
+/// - 3×3 and 5×5 stride-1 convolutions by Winograd F(4×4, 3×3) and F(2×2, 5×5): 36 GEMMs on transformed
+///   6×6 tiles, with the folded bias and ReLU in the output transform;
+/// - every other convolution as an indirect GEMM: the micro-kernel reads each output pixel's receptive field
+///   straight from the input (no im2col copy), bias and ReLU in its store;
+/// - the parallel 1×1 convolutions that read one tensor run together over each chunk of rows (the rows stay
+///   in cache across them), and the pool branch's 1×1 joins them by running before its average pooling
+///   (both are linear, so they commute);
 /// - every branch writes straight into its channel slice of the concatenated block output.
-/// Work is split over row chunks across `threads` threads, each GEMM single-threaded.
+/// Work is split over rows (or tiles) and output-channel panels across `threads` threads; each output sums its
+/// terms in the same order however the work is split, so an image's features do not depend on the batch it is
+/// in or on the thread count.
 public final class Network {
     public let cut: CutLayer
     public let inputHeight: Int, inputWidth: Int
     public let outputShape: [Int]  // (h, w, c) per image
     public let threads: Int
+    /// The instruction set the kernels run with (`InstructionSet.fromEnvironment()` unless given).
+    public let instructionSet: InstructionSet
+    /// Whether 3×3 and 5×5 stride-1 convolutions use Winograd (else the GEMM path, as every other one).
+    public let winograd: Bool
 
+    private let isa: hs_isa
     private var steps: [Step] = []
     /// Per-image float count of each internal buffer; ids 0 and 1 are the caller's input and output.
     private var bufferSizes: [Int] = [0, 0]
     private var buffers: [UnsafeMutablePointer<Float>?] = [nil, nil]
     private var capacity = 0  // images the internal buffers hold
-    /// All folded kernels and biases in one allocation, addressed by offsets.
-    private var params: UnsafeMutablePointer<Float>
-    private var paramCount = 0
-    private var workspaces: [UnsafeMutablePointer<Float>] = []
+    /// Packed kernels, Winograd-transformed kernels and biases, in one allocation addressed by offsets.
+    private var parameters = AlignedFloats(count: 0)
+    /// One scratch area per thread (indirection pointers, Winograd tiles), sized for the largest step.
+    private var scratch: [UnsafeMutableRawPointer] = []
     private let pool: WorkerPool
-    private var workspaceFloats = 0
 
     public static let minimumInputSize = 75
 
@@ -77,10 +88,17 @@ public final class Network {
     }
 
     public init(weights: InceptionV3Weights, cut: CutLayer = .mixed7, height: Int = 150, width: Int = 150,
-                threads: Int = 2) throws {
+                threads: Int = 2, instructionSet: InstructionSet? = nil, winograd: Bool = true) throws {
         guard height >= Self.minimumInputSize, width >= Self.minimumInputSize else {
             throw ConfigurationError.inputTooSmall(height: height, width: width)
         }
+        let chosen = try instructionSet ?? InstructionSet.fromEnvironment()
+        guard chosen <= InstructionSet.detected else {
+            throw KernelError.unsupportedInstructionSet(requested: chosen, available: InstructionSet.detected)
+        }
+        self.instructionSet = chosen
+        self.isa = chosen.c
+        self.winograd = winograd
         self.cut = cut
         self.inputHeight = height; self.inputWidth = width
         self.threads = max(1, threads)
@@ -100,15 +118,12 @@ public final class Network {
                 throw ConfigurationError.wrongShape(unit: conv.index, what: what, expected: [conv.cout], found: [v.count])
             }
         }
-        let total = graph.convs.reduce(0) { $0 + $1.kernelShape.reduce(1, *) + $1.cout }
-        params = .allocate(capacity: total)
         plan(graph, weights.units)
     }
 
     deinit {
-        params.deallocate()
         for b in buffers.dropFirst(2) { b?.deallocate() }
-        for w in workspaces { w.deallocate() }
+        for s in scratch { s.deallocate() }
     }
 
     // MARK: - Plan
@@ -116,28 +131,41 @@ public final class Network {
     /// Where a tensor lives: a buffer, the channel offset of its first channel, and the buffer's channels per pixel.
     struct Storage { var buffer: Int; var offset: Int; var stride: Int }
 
-    struct Epilogue {
-        var column: Int, n: Int
-        var bias: Int  // offset into params
-        enum Kind { case inPlace, copy(Storage), pooled }
-        var kind: Kind
+    /// The spatial shape of a convolution (per image).
+    struct Geometry {
+        var h: Int, w: Int, cin: Int
+        var kh: Int, kw: Int, stride: Int, padTop: Int, padLeft: Int
+        var oh: Int, ow: Int
     }
 
-    /// One GEMM over all pixels of the batch: (M, k) input × (k, n) kernels, then per-member epilogues.
+    /// One convolution's share of a GEMM step: its packed kernel, its epilogue and where it writes.
+    struct Member {
+        var packed: Int  // offset into parameters of the packed (K, n) kernel
+        var n: Int
+        var bias: Int?  // offset into parameters; nil for a pool branch's 1×1, whose bias follows the pooling
+        var output: Storage
+        var panels: Int  // ceil(n / NR)
+    }
+
+    /// Convolutions reading one input with one geometry (several only for the fused 1×1s), as indirect GEMMs.
     struct GemmStep {
         var input: Storage
-        var k: Int, n: Int
-        var kernel: Int  // offset into params of (k, n)
-        var target: Storage  // the GEMM's C matrix
-        var epilogues: [Epilogue]
-        var h: Int, w: Int  // output spatial size
-        // im2col geometry (nil for 1×1 stride-1 convolutions, which read the input as it is)
-        var im2col: (ih: Int, iw: Int, cin: Int, kh: Int, kw: Int, s: Int, padTop: Int, padLeft: Int)?
-        var chunkRows: Int
+        var geometry: Geometry
+        var members: [Member]
+        var panels: Int { members.reduce(0) { $0 + $1.panels } }
+    }
+
+    /// A 3×3 or 5×5 stride-1 convolution by Winograd (2D), or a 1×k / k×1 one by one-dimensional Winograd.
+    struct WinogradStep {
+        var input: Storage
+        var geometry: Geometry
+        var member: Member  // `packed` is the transformed kernels
+        var oneDimensional: Bool { geometry.kh == 1 || geometry.kw == 1 }
     }
 
     enum Step {
         case gemm(GemmStep)
+        case winograd(WinogradStep)
         case maxPool(input: Storage, output: Storage, c: Int, h: Int, w: Int, oh: Int, ow: Int)
         case avgPool(input: Storage, output: Storage, c: Int, h: Int, w: Int, bias: Int?)
     }
@@ -146,6 +174,18 @@ public final class Network {
         bufferSizes.append(floatsPerImage)
         buffers.append(nil)
         return bufferSizes.count - 1
+    }
+
+    /// Parameters as they are planned, copied into one aligned allocation at the end; every block starts at a
+    /// multiple of 16 floats (64 bytes).
+    private struct ParameterBuilder {
+        var values: [Float] = []
+        mutating func append(count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) -> Int {
+            let offset = (values.count + 15) & ~15
+            values.append(contentsOf: repeatElement(0, count: offset + count - values.count))
+            values.withUnsafeMutableBufferPointer { fill($0.baseAddress! + offset) }
+            return offset
+        }
     }
 
     private func plan(_ g: GraphBuilder, _ units: [ConvBNParameters]) {
@@ -185,100 +225,98 @@ public final class Network {
             }
         }
 
-        // Fold BatchNorm into the kernels (one allocation, offsets per unit).
-        var kernelOffset = [Int](repeating: 0, count: g.convs.count)
-        var biasOffset = [Int](repeating: 0, count: g.convs.count)
-        var cursor = 0
-        for conv in g.convs {
+        var params = ParameterBuilder()
+        let nr = instructionSet.blocking.nr
+        // BatchNorm folded: kernel (kh, kw, cin, cout) scaled per output channel, and the shift as a bias.
+        func folded(_ conv: ConvNode) -> (kernel: [Float], bias: [Float]) {
             let u = units[conv.index]
-            let kCount = conv.kh * conv.kw * conv.cin
-            kernelOffset[conv.index] = cursor
-            biasOffset[conv.index] = cursor + kCount * conv.cout
+            let rows = conv.kh * conv.kw * conv.cin
+            var kernel = u.kernel, bias = [Float](repeating: 0, count: conv.cout)
             for j in 0..<conv.cout {
                 let s = 1 / (u.movingVariance[j] + batchNormEpsilon).squareRoot()
-                for r in 0..<kCount { params[cursor + r * conv.cout + j] = u.kernel[r * conv.cout + j] * s }
-                params[biasOffset[conv.index] + j] = u.beta[j] - u.movingMean[j] * s
+                for r in 0..<rows { kernel[r * conv.cout + j] = u.kernel[r * conv.cout + j] * s }
+                bias[j] = u.beta[j] - u.movingMean[j] * s
             }
-            cursor += kCount * conv.cout + conv.cout
+            return (kernel, bias)
         }
-        paramCount = cursor
+        func member(_ conv: ConvNode, output: Storage, biasAfterPooling: Bool, winograd: Bool) -> Member {
+            let (kernel, bias) = folded(conv)
+            let packed: Int
+            if winograd && (conv.kh == 1 || conv.kw == 1) {
+                let taps = max(conv.kh, conv.kw)
+                let count = hs_winograd1d_packed_floats(isa, Int32(taps), Int32(conv.cin), Int32(conv.cout))
+                packed = params.append(count: count) { dst in
+                    kernel.withUnsafeBufferPointer {
+                        hs_winograd1d_pack_kernel(isa, dst, $0.baseAddress!, Int32(taps), Int32(conv.cin), Int32(conv.cout))
+                    }
+                }
+            } else if winograd {
+                let count = 36 * hs_packed_floats(isa, Int32(conv.cin), Int32(conv.cout))
+                packed = params.append(count: count) { dst in
+                    kernel.withUnsafeBufferPointer {
+                        hs_winograd_pack_kernel(isa, dst, $0.baseAddress!, Int32(conv.kh), Int32(conv.cin), Int32(conv.cout))
+                    }
+                }
+            } else {
+                let k = conv.kh * conv.kw * conv.cin
+                packed = params.append(count: hs_packed_floats(isa, Int32(k), Int32(conv.cout))) { dst in
+                    kernel.withUnsafeBufferPointer {
+                        hs_pack_b(isa, dst, $0.baseAddress!, conv.cout, 0, Int32(k), Int32(conv.cout))
+                    }
+                }
+            }
+            let biasOffset = params.append(count: conv.cout) { dst in bias.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: conv.cout) } }
+            return Member(packed: packed, n: conv.cout, bias: biasAfterPooling ? nil : biasOffset,
+                          output: output, panels: (conv.cout + nr - 1) / nr)
+        }
+        func geometry(_ conv: ConvNode) -> Geometry {
+            let x = tensors[conv.input], y = tensors[conv.output]
+            return Geometry(h: x.h, w: x.w, cin: conv.cin, kh: conv.kh, kw: conv.kw, stride: conv.stride,
+                            padTop: conv.padTop, padLeft: conv.padLeft, oh: y.h, ow: y.w)
+        }
 
         // Fusion groups: for each tensor, its 1×1 stride-1 consumers, plus 1×1 convolutions fed only by an
         // average pooling of it (moved before the pooling).
         var handled = Set<Int>()  // node indices emitted as part of a group
-        var workspaceNeed = 0
         for (i, node) in g.nodes.enumerated() {
             if handled.contains(i) { continue }
             switch node {
+            case let .conv(conv) where conv.kh == 1 && conv.kw == 1 && conv.stride == 1:
+                var members: [Member] = []
+                var pooled: [(conv: ConvNode, temp: Storage, bias: Int)] = []
+                for ci in consumers[conv.input] {
+                    switch g.nodes[ci] {
+                    case let .conv(c) where c.kh == 1 && c.kw == 1 && c.stride == 1:
+                        members.append(member(c, output: own(c.output), biasAfterPooling: false, winograd: false))
+                        handled.insert(ci)
+                    case let .avgPool(_, pooledOut) where ci > i && consumers[pooledOut].count == 1:
+                        if case let .conv(c) = g.nodes[consumers[pooledOut][0]], c.kh == 1, c.kw == 1, c.stride == 1 {
+                            let t = tensors[c.output]
+                            let temp = Storage(buffer: addBuffer(floatsPerImage: t.h * t.w * t.c), offset: 0, stride: t.c)
+                            let m = member(c, output: temp, biasAfterPooling: true, winograd: false)
+                            members.append(m)
+                            let (_, bias) = folded(c)
+                            let b = params.append(count: c.cout) { dst in bias.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: c.cout) } }
+                            pooled.append((c, temp, b))
+                            handled.insert(ci); handled.insert(consumers[pooledOut][0])
+                        }
+                    default: break
+                    }
+                }
+                steps.append(.gemm(GemmStep(input: own(conv.input), geometry: geometry(conv), members: members)))
+                // The moved pool branches: pool the GEMM's output, then bias + ReLU into their destination.
+                for (c, temp, bias) in pooled {
+                    let t = tensors[c.output]
+                    steps.append(.avgPool(input: temp, output: own(c.output), c: c.cout, h: t.h, w: t.w, bias: bias))
+                }
             case let .conv(conv):
-                let x = conv.input
-                var members: [(conv: ConvNode, pooled: Int?)] = []  // pooled: the avgPool node index
-                if conv.kh == 1 && conv.kw == 1 && conv.stride == 1 {
-                    for ci in consumers[x] {
-                        switch g.nodes[ci] {
-                        case let .conv(c) where c.kh == 1 && c.kw == 1 && c.stride == 1:
-                            members.append((c, nil)); handled.insert(ci)
-                        case let .avgPool(_, pooledOut) where ci > i && consumers[pooledOut].count == 1:
-                            if case let .conv(c) = g.nodes[consumers[pooledOut][0]], c.kh == 1, c.kw == 1, c.stride == 1 {
-                                members.append((c, ci)); handled.insert(ci); handled.insert(consumers[pooledOut][0])
-                            }
-                        default: break
-                        }
-                    }
+                handled.insert(i)
+                let useWinograd = winograd && Self.winogradApplies(conv)
+                let m = member(conv, output: own(conv.output), biasAfterPooling: false, winograd: useWinograd)
+                if useWinograd {
+                    steps.append(.winograd(WinogradStep(input: own(conv.input), geometry: geometry(conv), member: m)))
                 } else {
-                    members = [(conv, nil)]
-                    handled.insert(i)
-                }
-                let k = conv.kh * conv.kw * conv.cin
-                let n = members.reduce(0) { $0 + $1.conv.cout }
-                let t = tensors[conv.output]
-                let m = t.h * t.w  // per image
-                // Kernel matrix: one member's stays where folding put it; a group's is copied side by side.
-                var kernel = kernelOffset[members[0].conv.index]
-                var target: Storage
-                var epilogues: [Epilogue] = []
-                if members.count == 1 && members[0].pooled == nil {
-                    target = own(conv.output)
-                    epilogues.append(Epilogue(column: 0, n: n, bias: biasOffset[conv.index], kind: .inPlace))
-                } else {
-                    let temp = addBuffer(floatsPerImage: m * n)
-                    target = Storage(buffer: temp, offset: 0, stride: n)
-                    kernel = appendParams(count: k * n)
-                    var col = 0
-                    for (member, pooled) in members {
-                        for r in 0..<k {
-                            (params + kernel + r * n + col).update(
-                                from: params + kernelOffset[member.index] + r * member.cout, count: member.cout)
-                        }
-                        let slice = Storage(buffer: temp, offset: col, stride: n)
-                        if pooled != nil {
-                            epilogues.append(Epilogue(column: col, n: member.cout, bias: biasOffset[member.index], kind: .pooled))
-                        } else if let dest = storage[member.output] {
-                            epilogues.append(Epilogue(column: col, n: member.cout, bias: biasOffset[member.index], kind: .copy(dest)))
-                        } else {
-                            storage[member.output] = slice
-                            epilogues.append(Epilogue(column: col, n: member.cout, bias: biasOffset[member.index], kind: .inPlace))
-                        }
-                        col += member.cout
-                    }
-                }
-                let inT = tensors[x]
-                var geometry: (ih: Int, iw: Int, cin: Int, kh: Int, kw: Int, s: Int, padTop: Int, padLeft: Int)? = nil
-                if !(conv.kh == 1 && conv.kw == 1 && conv.stride == 1) {
-                    geometry = (inT.h, inT.w, conv.cin, conv.kh, conv.kw, conv.stride, conv.padTop, conv.padLeft)
-                }
-                // Chunks of about 4 MB of im2col rows (they stay in L2/L3 between im2col and GEMM).
-                let chunkRows = geometry == nil ? 2048 : max(128, min(8192, (1 << 20) / k))
-                if geometry != nil { workspaceNeed = max(workspaceNeed, chunkRows * k) }
-                steps.append(.gemm(GemmStep(
-                    input: own(x), k: k, n: n, kernel: kernel, target: target, epilogues: epilogues,
-                    h: t.h, w: t.w, im2col: geometry, chunkRows: chunkRows)))
-                // The moved pool branches: pool the GEMM's columns, then bias + ReLU into their destination.
-                for (member, pooled) in members where pooled != nil {
-                    let col = epilogues.first { $0.bias == biasOffset[member.index] }!.column
-                    steps.append(.avgPool(
-                        input: Storage(buffer: target.buffer, offset: col, stride: n), output: own(member.output),
-                        c: member.cout, h: t.h, w: t.w, bias: biasOffset[member.index]))
+                    steps.append(.gemm(GemmStep(input: own(conv.input), geometry: geometry(conv), members: [m])))
                 }
             case let .maxPool(input, output):
                 let a = tensors[input], b = tensors[output]
@@ -290,18 +328,37 @@ public final class Network {
                 break  // views: the branches already wrote their slices
             }
         }
-        workspaceFloats = workspaceNeed
-        workspaces = (0..<threads).map { _ in .allocate(capacity: max(workspaceNeed, 1)) }
+
+        parameters = AlignedFloats(count: params.values.count)
+        params.values.withUnsafeBufferPointer { parameters.pointer.update(from: $0.baseAddress!, count: $0.count) }
+
+        var scratchBytes = 64
+        for step in steps {
+            switch step {
+            case let .gemm(s):
+                scratchBytes = max(scratchBytes, hs_conv_scratch_bytes(isa, Int32(s.geometry.kh), Int32(s.geometry.kw), Int32(s.geometry.cin)))
+            case let .winograd(s) where s.oneDimensional:
+                var d = winograd1DDescriptor(s)
+                scratchBytes = max(scratchBytes, hs_winograd1d_scratch_bytes(isa, &d))
+            case let .winograd(s):
+                var d = winogradDescriptor(s)
+                scratchBytes = max(scratchBytes, hs_winograd_scratch_bytes(isa, &d))
+            default: break
+            }
+        }
+        scratch = (0..<threads).map { _ in
+            UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        }
     }
 
-    /// Grows the parameter allocation by `count` floats and returns their offset.
-    private func appendParams(count: Int) -> Int {
-        let grown = UnsafeMutablePointer<Float>.allocate(capacity: paramCount + count)
-        grown.update(from: params, count: paramCount)
-        params.deallocate()
-        params = grown
-        paramCount += count
-        return paramCount - count
+    /// Stride-1 convolutions Winograd runs: k×k for k = 3, 5 ('same' or 'valid'), and 1×k / k×1 for k = 3, 5, 7
+    /// with 'same' padding (the line keeps its length).
+    static func winogradApplies(_ conv: ConvNode) -> Bool {
+        guard conv.stride == 1 else { return false }
+        if conv.kh == conv.kw { return conv.kh == 3 || conv.kh == 5 }
+        let taps = max(conv.kh, conv.kw)
+        guard min(conv.kh, conv.kw) == 1, [3, 5, 7].contains(taps) else { return false }
+        return (conv.kh == 1 ? conv.padLeft : conv.padTop) == (taps - 1) / 2
     }
 
     // MARK: - Run
@@ -310,14 +367,21 @@ public final class Network {
     public struct StepProfile { public var name: String; public var flops: Double; public var seconds: Double }
     public private(set) var profile: [StepProfile] = []
 
-    /// Starts (or restarts) accumulating per-step times; FLOPs are per image.
+    /// Starts (or restarts) accumulating per-step times; FLOPs are per image, counted as a dense convolution
+    /// would do them (so a Winograd step's GFLOP/s is its dense-equivalent rate).
     public func startProfiling() {
         profile = steps.map { step in
             switch step {
-            case let .gemm(g):
-                let kind = g.im2col.map { "conv \($0.kh)×\($0.kw)/\($0.s)" } ?? "gemm 1×1 ×\(g.epilogues.count)"
-                return StepProfile(name: "\(kind) \(g.h)×\(g.w) k=\(g.k) n=\(g.n)",
-                                   flops: 2 * Double(g.h * g.w * g.k * g.n), seconds: 0)
+            case let .gemm(s):
+                let g = s.geometry
+                let n = s.members.reduce(0) { $0 + $1.n }
+                let kind = g.kh == 1 && g.kw == 1 && g.stride == 1 ? "gemm 1×1 ×\(s.members.count)" : "conv \(g.kh)×\(g.kw)/\(g.stride)"
+                return StepProfile(name: "\(kind) \(g.oh)×\(g.ow) k=\(g.kh * g.kw * g.cin) n=\(n)",
+                                   flops: 2 * Double(g.oh * g.ow * g.kh * g.kw * g.cin * n), seconds: 0)
+            case let .winograd(s):
+                let g = s.geometry
+                return StepProfile(name: "winograd\(s.oneDimensional ? "1d" : "") \(g.kh)×\(g.kw) \(g.oh)×\(g.ow) k=\(g.kh * g.kw * g.cin) n=\(s.member.n)",
+                                   flops: 2 * Double(g.oh * g.ow * g.kh * g.kw * g.cin * s.member.n), seconds: 0)
             case let .maxPool(_, _, c, _, _, oh, ow):
                 return StepProfile(name: "maxpool \(oh)×\(ow)×\(c)", flops: 0, seconds: 0)
             case let .avgPool(_, _, c, h, w, bias):
@@ -338,11 +402,6 @@ public final class Network {
         }
         buffers[0] = UnsafeMutablePointer(mutating: input)
         buffers[1] = output
-        // Each GEMM runs on one thread; the network splits rows across its own threads. This also keeps results
-        // bitwise independent of the thread count and of the batch an image is in.
-        let savedBLASThreads = BLASThreads.current
-        BLASThreads.set(1)
-        defer { BLASThreads.set(savedBLASThreads) }
         if profile.isEmpty {
             for step in steps { run(step, batch: batch) }
         } else {
@@ -358,57 +417,122 @@ public final class Network {
     @inline(__always)
     private func pointer(_ s: Storage) -> UnsafeMutablePointer<Float> { buffers[s.buffer]! + s.offset }
 
-    /// Splits `count` work items into chunks of `chunk`, run by the pool's threads.
-    private func parallel(_ count: Int, chunk: Int, _ body: @escaping (_ thread: Int, _ start: Int, _ end: Int) -> Void) {
-        pool.parallelFor(count, chunk: chunk, body)
+    /// How a step's work is cut: `units` chunks of rows (or tiles) of `chunk` each, times `panelChunks` slices
+    /// of the output-channel panels. Rows first, while there are enough for every thread several times over
+    /// (each chunk then reads its rows once for all channels); otherwise the panels are split too, so both
+    /// cores work even on a 7×7 layer of one image.
+    private func partition(units: Int, granule: Int, panels: Int) -> (chunk: Int, chunks: Int, panelChunks: Int) {
+        let wanted = threads * 4
+        if threads == 1 { return (units, 1, 1) }
+        if units >= wanted * granule * 2 {
+            let chunk = ((units + wanted - 1) / wanted + granule - 1) / granule * granule
+            return (chunk, (units + chunk - 1) / chunk, 1)
+        }
+        let chunks = max(1, min(units / max(granule, 1) / 2, threads))
+        let chunk = (units + chunks - 1) / chunks
+        let panelChunks = max(1, min(panels, (wanted + chunks - 1) / chunks))
+        return (chunk, (units + chunk - 1) / chunk, panelChunks)
     }
 
     private func run(_ step: Step, batch: Int) {
         switch step {
-        case let .gemm(g):
-            let rows = batch * g.h * g.w
-            // Enough chunks to keep every thread busy, but no smaller than needed.
-            let chunk = max(1, min(g.chunkRows, (rows + threads - 1) / threads))
-            let a = pointer(g.input), c = pointer(g.target)
-            let kernel = UnsafePointer(params + g.kernel)
-            parallel(rows, chunk: chunk) { [self] thread, r0, r1 in
-                let m = r1 - r0
-                let cRows = c + r0 * g.target.stride
-                if let geo = g.im2col {
-                    let col = workspaces[thread]
-                    im2col(col, a, rows: r0, r1, h: geo.ih, w: geo.iw, stride: g.input.stride, cin: geo.cin,
-                           oh: g.h, ow: g.w, kh: geo.kh, kw: geo.kw, s: geo.s, padTop: geo.padTop, padLeft: geo.padLeft)
-                    sgemm(m: m, n: g.n, k: g.k, a: col, lda: g.k, b: kernel, ldb: g.n, c: cRows, ldc: g.target.stride)
-                } else {
-                    sgemm(m: m, n: g.n, k: g.k, a: a + r0 * g.input.stride, lda: g.input.stride,
-                          b: kernel, ldb: g.n, c: cRows, ldc: g.target.stride)
+        case let .gemm(s):
+            let g = s.geometry
+            let rows = batch * g.oh * g.ow
+            let totalPanels = s.panels
+            let (chunk, chunks, panelChunks) = partition(units: rows, granule: instructionSet.blocking.mr, panels: totalPanels)
+            let input = pointer(s.input)
+            let outputs = s.members.map { pointer($0.output) }
+            let params = parameters.pointer
+            let isa = self.isa
+            let scratch = self.scratch
+            pool.parallelChunks(chunks * panelChunks) { thread, item in
+                let rc = item / panelChunks, pc = item % panelChunks
+                let r0 = rc * chunk, r1 = min(rows, r0 + chunk)
+                let q0 = pc * totalPanels / panelChunks, q1 = (pc + 1) * totalPanels / panelChunks
+                var first = 0
+                for (m, member) in s.members.enumerated() {
+                    let p0 = max(q0, first) - first, p1 = min(q1, first + member.panels) - first
+                    first += member.panels
+                    if p0 >= p1 { continue }
+                    var d = hs_conv_desc(
+                        input: input, in_stride: s.input.stride, h: Int32(g.h), w: Int32(g.w), cin: Int32(g.cin),
+                        kh: Int32(g.kh), kw: Int32(g.kw), stride: Int32(g.stride), pad_top: Int32(g.padTop),
+                        pad_left: Int32(g.padLeft), oh: Int32(g.oh), ow: Int32(g.ow), packed: params + member.packed,
+                        n: Int32(member.n),
+                        epilogue: hs_epilogue(bias: member.bias.map { UnsafePointer(params + $0) }, relu: member.bias == nil ? 0 : 1),
+                        output: outputs[m], out_stride: member.output.stride)
+                    hs_conv_forward(isa, &d, r0, r1, Int32(p0), Int32(p1), scratch[thread])
                 }
-                for e in g.epilogues {
-                    let bias = UnsafePointer(params + e.bias)
-                    switch e.kind {
-                    case .inPlace:
-                        bias_relu_forward(cRows + e.column, ld: g.target.stride, bias, rows: m, n: e.n)
-                    case let .copy(dest):
-                        bias_relu_copy(pointer(dest) + r0 * dest.stride, ldd: dest.stride, cRows + e.column,
-                                       lds: g.target.stride, bias, rows: m, n: e.n)
-                    case .pooled:
-                        break
-                    }
-                }
+            }
+        case let .winograd(s) where s.oneDimensional:
+            var d = winograd1DDescriptor(s)
+            d.input = UnsafePointer(pointer(s.input))
+            d.output = pointer(s.member.output)
+            let lines = batch * hs_winograd1d_lines(&d)
+            let panels = s.member.panels
+            let (chunk, chunks, panelChunks) = partition(units: lines, granule: 2, panels: panels)
+            let isa = self.isa
+            let scratch = self.scratch
+            pool.parallelChunks(chunks * panelChunks) { thread, item in
+                var desc = d
+                let lc = item / panelChunks, pc = item % panelChunks
+                let l0 = lc * chunk, l1 = min(lines, l0 + chunk)
+                let p0 = pc * panels / panelChunks, p1 = (pc + 1) * panels / panelChunks
+                hs_winograd1d_forward(isa, &desc, l0, l1, Int32(p0), Int32(p1), scratch[thread])
+            }
+        case let .winograd(s):
+            var d = winogradDescriptor(s)
+            d.input = UnsafePointer(pointer(s.input))
+            d.output = pointer(s.member.output)
+            let tiles = batch * hs_winograd_tiles(&d)
+            let panels = s.member.panels
+            let (chunk, chunks, panelChunks) = partition(units: tiles, granule: instructionSet.blocking.mr, panels: panels)
+            let isa = self.isa
+            let scratch = self.scratch
+            pool.parallelChunks(chunks * panelChunks) { thread, item in
+                var desc = d
+                let tc = item / panelChunks, pc = item % panelChunks
+                let t0 = tc * chunk, t1 = min(tiles, t0 + chunk)
+                let p0 = pc * panels / panelChunks, p1 = (pc + 1) * panels / panelChunks
+                hs_winograd_forward(isa, &desc, t0, t1, Int32(p0), Int32(p1), scratch[thread])
             }
         case let .maxPool(input, output, c, h, w, oh, ow):
             let inp = pointer(input), out = pointer(output)
-            parallel(batch * oh, chunk: max(1, (batch * oh + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
+            pool.parallelFor(batch * oh, chunk: max(1, (batch * oh + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
                 maxpool3x3s2_forward(out, outStride: output.stride, inp, inStride: input.stride,
                                      c: c, h: h, w: w, oh: oh, ow: ow, lines: l0, l1)
             }
         case let .avgPool(input, output, c, h, w, bias):
             let inp = pointer(input), out = pointer(output)
-            let b = bias.map { UnsafePointer(params + $0) }
-            parallel(batch * h, chunk: max(1, (batch * h + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
+            let b = bias.map { UnsafePointer(parameters.pointer + $0) }
+            pool.parallelFor(batch * h, chunk: max(1, (batch * h + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
                 avgpool3x3same_forward(out, outStride: output.stride, inp, inStride: input.stride,
                                        c: c, h: h, w: w, bias: b, lines: l0, l1)
             }
         }
+    }
+
+    /// The C descriptor of a one-dimensional Winograd step (input and output pointers filled in at run time).
+    private func winograd1DDescriptor(_ s: WinogradStep) -> hs_winograd1d_desc {
+        let g = s.geometry
+        let alongX = g.kh == 1
+        return hs_winograd1d_desc(
+            input: nil, in_stride: s.input.stride, h: Int32(g.h), w: Int32(g.w), cin: Int32(g.cin),
+            axis: alongX ? 0 : 1, k: Int32(max(g.kh, g.kw)), pad: Int32(alongX ? g.padLeft : g.padTop),
+            packed_u: parameters.pointer + s.member.packed, n: Int32(s.member.n),
+            epilogue: hs_epilogue(bias: s.member.bias.map { UnsafePointer(parameters.pointer + $0) }, relu: 1),
+            output: nil, out_stride: s.member.output.stride)
+    }
+
+    /// The C descriptor of a Winograd step (input and output pointers filled in at run time).
+    private func winogradDescriptor(_ s: WinogradStep) -> hs_winograd_desc {
+        let g = s.geometry
+        return hs_winograd_desc(
+            input: nil, in_stride: s.input.stride, h: Int32(g.h), w: Int32(g.w), cin: Int32(g.cin),
+            r: Int32(g.kh), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft), oh: Int32(g.oh), ow: Int32(g.ow),
+            packed_u: parameters.pointer + s.member.packed, n: Int32(s.member.n),
+            epilogue: hs_epilogue(bias: s.member.bias.map { UnsafePointer(parameters.pointer + $0) }, relu: 1),
+            output: nil, out_stride: s.member.output.stride)
     }
 }

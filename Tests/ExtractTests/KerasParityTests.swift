@@ -66,9 +66,10 @@ final class KerasParityTests: XCTestCase {
         }
     }
 
-    func mixed7(for input: [Float], cut: CutLayer = .mixed7, size: Int = 150) throws -> [Float] {
+    func mixed7(for input: [Float], cut: CutLayer = .mixed7, size: Int = 150, instructionSet: InstructionSet? = nil,
+                winograd: Bool = true) throws -> [Float] {
         let weights = try BaseWeights.load(path: Self.weightsPath, cut: cut)
-        let net = try Network(weights: weights, cut: cut, height: size, width: size)
+        let net = try Network(weights: weights, cut: cut, height: size, width: size, instructionSet: instructionSet, winograd: winograd)
         var out = [Float](repeating: .nan, count: net.outputShape.reduce(1, *))
         net.forward(input, batch: 1, into: &out)
         return out
@@ -79,6 +80,19 @@ final class KerasParityTests: XCTestCase {
             let input = try Fixtures.floats("keras/input\(k).npy")
             let keras = try Fixtures.floats("keras/mixed7-\(k).npy")
             assertClose(try mixed7(for: input), keras, relativeTo: 1e-4, "mixed7 of image \(k)")
+        }
+    }
+
+    /// Every instruction set this machine runs (HEADSTART_ISA=avx2 on an AVX-512 host, say), with and without
+    /// Winograd, stays at the same bound.
+    func testMixed7MatchesKerasOnEveryInstructionSetWithAndWithoutWinograd() throws {
+        let input = try Fixtures.floats("keras/input1.npy")
+        let keras = try Fixtures.floats("keras/mixed7-1.npy")
+        for isa in InstructionSet.supported {
+            for winograd in [true, false] {
+                assertClose(try mixed7(for: input, instructionSet: isa, winograd: winograd), keras, relativeTo: 1e-4,
+                            "mixed7 on \(isa.rawValue)\(winograd ? " with Winograd" : " without Winograd")")
+            }
         }
     }
 
