@@ -1,5 +1,7 @@
 // headstart-bench: the figures in BENCHMARKS.md. Build and run in release:
-//   swift run -c release headstart-bench [network|sgemm] [--batch N] [--iterations N]
+//   swift run -c release headstart-bench [network|sgemm|accuracy|epoch|synth-cache] [--batch N] [--iterations N]
+// HEADSTART_ISA=avx2 (or scalar) runs the narrower kernels; the first line printed names what runs.
+import CKernels
 import Dispatch
 import Extract
 import Foundation
@@ -18,18 +20,55 @@ func option(_ name: String, _ fallback: Int) -> Int {
 let what = args.first { !$0.hasPrefix("--") && Int($0) == nil } ?? "network"
 let iterations = option("--iterations", 10)
 
-/// Peak single-precision GEMM of this machine's OpenBLAS, square n×n, on 1 and 2 threads.
-func benchSGEMM() {
-    let n = 2048
-    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-    var c = [Float](repeating: 0, count: n * n)
-    for threads in [1, 2] {
-        BLASThreads.set(threads)
-        sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)  // warm-up
-        let t0 = now()
-        for _ in 0..<iterations { sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n) }
-        let dt = (now() - t0) / Double(iterations)
-        print(String(format: "sgemm %d×%d×%d, %d thread(s): %.1f GFLOP/s", n, n, n, threads, 2 * pow(Double(n), 3) / dt / 1e9))
+/// The backends: the instruction set headstart's kernels use and the kernels OpenBLAS runs.
+func backendLine() throws -> String {
+    let isa = try InstructionSet.fromEnvironment()
+    let b = isa.blocking
+    return "kernels: headstart \(isa.rawValue) (\(b.mr)×\(b.nr) tile; CPU's widest: \(InstructionSet.detected.rawValue)), "
+        + "OpenBLAS core \(OpenBLASCore.current)"
+}
+
+/// sgemm on the network's own shapes (M × N × K) and 2048³: OpenBLAS and headstart's kernel (B packed once,
+/// as the network's weights are), on 1 and 2 threads.
+func benchSGEMM() throws {
+    let isa = try InstructionSet.fromEnvironment()
+    let shapes = [(5329, 192, 720), (1225, 768, 768), (289, 192, 1344), (1568, 768, 768), (2048, 2048, 2048)]
+    for (m, n, k) in shapes {
+        let a = (0..<(m * k)).map { Float($0 % 97) / 97 - 0.5 }, b = (0..<(k * n)).map { Float($0 % 89) / 89 - 0.5 }
+        var c = [Float](repeating: 0, count: m * n)
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        let reps = max(3, Int(4e10 / flops))
+        func best(_ body: () -> Void) -> Double {
+            body()
+            var t = Double.infinity
+            for _ in 0..<reps { let t0 = now(); body(); t = min(t, now() - t0) }
+            return flops / t / 1e9
+        }
+        var line = String(format: "sgemm %5d×%4d×%4d:", m, n, k)
+        for threads in [1, 2] {
+            BLASThreads.set(threads)
+            line += String(format: "  OpenBLAS %d thr %6.1f", threads, best {
+                sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            })
+        }
+        var packed = [Float](repeating: 0, count: hs_packed_floats(isa.c, Int32(k), Int32(n)))
+        hs_pack_b(isa.c, &packed, b, n, 0, Int32(k), Int32(n))
+        let panels = (n + isa.blocking.nr - 1) / isa.blocking.nr
+        let scratch = (0..<2).map { _ in UnsafeMutableRawPointer.allocate(byteCount: hs_conv_scratch_bytes(isa.c, 1, 1, Int32(k)), alignment: 64) }
+        defer { scratch.forEach { $0.deallocate() } }
+        for threads in [1, 2] {
+            line += String(format: "  headstart %d thr %6.1f", threads, best {
+                a.withUnsafeBufferPointer { ap in packed.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                    let (pa, pb, pc) = (ap.baseAddress!, bp.baseAddress!, cp.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                        let r0 = m * t / threads, r1 = m * (t + 1) / threads
+                        hs_gemm_rows(isa.c, pa, k, pb, Int32(k), Int32(n), pc, n, hs_epilogue(bias: nil, relu: 0),
+                                     r0, r1, 0, Int32(panels), scratch[t])
+                    }
+                } } }
+            })
+        }
+        print(line + " GFLOP/s")
     }
 }
 
@@ -38,7 +77,8 @@ func benchNetwork() throws {
     let batch = option("--batch", 32), size = option("--size", 150)
     let units = SeededWeights.generate(seed: 7)
     let weights = InceptionV3Weights(units: units, sha256: "", sourceName: "seed 7")
-    let net = try Network(weights: weights, cut: .mixed7, height: size, width: size, threads: option("--threads", 2))
+    let net = try Network(weights: weights, cut: .mixed7, height: size, width: size, threads: option("--threads", 2),
+                          winograd: !args.contains("--no-winograd"))
     let input = (0..<(batch * size * size * 3)).map { Float($0 % 251) / 255 }
     var output = [Float](repeating: 0, count: batch * net.outputShape.reduce(1, *))
     net.forward(input, batch: batch, into: &output)  // warm-up, allocates buffers
@@ -116,8 +156,51 @@ func benchEpoch() throws {
     }
 }
 
+/// The error each fast path adds, layer by layer: max |x − r| / max |r| at every mixed layer, where r is the
+/// same network with float64 sums in every convolution, on the three real images of the Keras parity fixtures
+/// and the seeded weights they were made with; and at mixed7 against Keras itself. Run from the repository root.
+func benchAccuracy() throws {
+    let bn = try NPY.read("Tests/Fixtures/keras/bn-params.npy").floats
+    let units = SeededWeights.generate(seed: 7, batchNorm: bn)
+    let weights = InceptionV3Weights(units: units, sha256: "", sourceName: "seed 7")
+    let inputs = try (0..<3).map { try NPY.read("Tests/Fixtures/keras/input\($0).npy").floats }
+    let input = inputs.flatMap { $0 }
+    func error(_ x: [Float], _ r: [Float]) -> Double {
+        let scale = r.map { abs(Double($0)) }.max()!
+        return zip(x, r).map { abs(Double($0) - Double($1)) }.max()! / scale
+    }
+    let paths: [(String, (CutLayer) throws -> [Float])] = [
+        ("headstart (Winograd)", { cut in try runNetwork(weights, cut, input, winograd: true) }),
+        ("headstart (GEMM only)", { cut in try runNetwork(weights, cut, input, winograd: false) }),
+        ("float32 reference (OpenBLAS im2col)", { cut in var u = units; return ReferenceNetwork.forward(input, batch: 3, height: 150, width: 150, cut: cut, weights: &u) }),
+    ]
+    print("max |x − float64 reference| / max |reference| over 3 real images, seeded weights (seed 7)")
+    print("layer   " + paths.map { $0.0 }.joined(separator: " | "))
+    for cut in CutLayer.allCases.prefix(through: CutLayer.allCases.firstIndex(of: .mixed7)!) {
+        var u = units
+        let exact = ReferenceNetwork.forward(input, batch: 3, height: 150, width: 150, cut: cut, weights: &u, float64Sums: true)
+        let row = try paths.map { String(format: "%.1e", error(try $0.1(cut), exact)) }
+        print("\(cut.rawValue)  " + row.joined(separator: " | "))
+        if cut == .mixed7 {
+            let keras = try (0..<3).flatMap { try NPY.read("Tests/Fixtures/keras/mixed7-\($0).npy").floats }
+            print("mixed7 against Keras (TensorFlow 2.21, oneDNN): " + (try paths.map { String(format: "%@ %.1e", $0.0, error(try $0.1(cut), keras)) }).joined(separator: ", ")
+                  + String(format: "; float64 reference %.1e", error(exact, keras)))
+        }
+    }
+}
+
+func runNetwork(_ weights: InceptionV3Weights, _ cut: CutLayer, _ input: [Float], winograd: Bool) throws -> [Float] {
+    let net = try Network(weights: weights, cut: cut, winograd: winograd)
+    var out = [Float](repeating: 0, count: 3 * net.outputShape.reduce(1, *))
+    net.forward(input, batch: 3, into: &out)
+    return out
+}
+
+OpenBLASCore.adoptFeatureChoice()
+print(try backendLine())
 switch what {
-case "sgemm": benchSGEMM()
+case "sgemm": try benchSGEMM()
+case "accuracy": try benchAccuracy()
 case "epoch": try benchEpoch()
 case "synth-cache": try synthCache()
 default: try benchNetwork()

@@ -33,6 +33,27 @@ hs_isa hs_isa_detect(void) {
 #endif
 }
 
+unsigned hs_cpu_features(void) {
+    unsigned f = 0;
+#if defined(__x86_64__)
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0;
+    const unsigned long long xcr0 = xgetbv0();
+    if ((xcr0 & 0x6) != 0x6) return 0;
+    if ((c >> 12) & 1) f |= HS_CPU_FMA;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    if ((b >> 5) & 1) f |= HS_CPU_AVX2;
+    if ((xcr0 & 0xe0) == 0xe0) {
+        if ((b >> 16) & 1) f |= HS_CPU_AVX512F;
+        if ((b >> 17) & 1) f |= HS_CPU_AVX512DQ;
+        if ((b >> 30) & 1) f |= HS_CPU_AVX512BW;
+        if ((b >> 31) & 1) f |= HS_CPU_AVX512VL;
+        if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 5) & 1)) f |= HS_CPU_AVX512BF16;
+    }
+#endif
+    return f;
+}
+
 int hs_isa_supported(hs_isa isa) { return isa <= hs_isa_detect(); }
 
 const char *hs_isa_name(hs_isa isa) {

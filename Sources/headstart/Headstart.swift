@@ -1,4 +1,5 @@
 import ArgumentParser
+import Numerics
 
 @main
 struct Headstart: ParsableCommand {
@@ -30,4 +31,10 @@ struct Headstart: ParsableCommand {
             AugmentPreviewCommand.self,
             SeededWeightsCommand.self,
         ])
+
+    /// OpenBLAS (the head's GEMMs) chooses its kernels by CPU features before anything runs; see `OpenBLASCore`.
+    static func main() {
+        OpenBLASCore.adoptFeatureChoice()
+        main(nil)
+    }
 }

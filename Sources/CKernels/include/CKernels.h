@@ -27,6 +27,14 @@ typedef enum {
 
 /// The widest instruction set both this CPU (CPUID) and the OS (XGETBV: saved register state) support.
 hs_isa hs_isa_detect(void);
+/// CPU features beyond the instruction set the kernels use, for choosing other libraries' kernels
+/// (OpenBLAS's core type): a bit mask of HS_CPU_* (0 off x86-64).
+enum {
+    HS_CPU_AVX2 = 1 << 0, HS_CPU_FMA = 1 << 1, HS_CPU_AVX512F = 1 << 2, HS_CPU_AVX512DQ = 1 << 3,
+    HS_CPU_AVX512BW = 1 << 4, HS_CPU_AVX512VL = 1 << 5, HS_CPU_AVX512BF16 = 1 << 6,
+};
+unsigned hs_cpu_features(void);
+
 /// Whether `isa` can run here.
 int hs_isa_supported(hs_isa isa);
 /// "avx512", "avx2" or "scalar".
