@@ -125,13 +125,14 @@ func avgpool3x3same_forward(
     }
 }
 
-/// Reference convolution + folded BatchNorm + ReLU by direct loops with float64 sums — slow and plain, the
-/// yardstick the GEMM path is tested against.
+/// Reference convolution + bias (the folded BatchNorm) + ReLU by direct loops with float64 sums — slow and
+/// plain, the yardstick the kernels are tested against (ConvolutionKernelTests) and the float64 network of
+/// `ReferenceNetwork.forward(float64Sums:)`.
 /// out: (N, OH, OW, cout); inp: (N, H, W, cin); kernel: (kh, kw, cin, cout); bias: (cout,).
 public func conv2d_reference_forward(
     _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
     _ bias: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int,
-    kh: Int, kw: Int, stride s: Int, padTop: Int, padLeft: Int, oh: Int, ow: Int
+    kh: Int, kw: Int, stride s: Int, padTop: Int, padLeft: Int, oh: Int, ow: Int, relu: Bool = true
 ) {
     var acc = [Double](repeating: 0, count: cout)
     for b in 0..<n {
@@ -155,7 +156,7 @@ public func conv2d_reference_forward(
                     }
                 }
                 let o = out + ((b * oh + oy) * ow + ox) * cout
-                for j in 0..<cout { o[j] = Float(max(acc[j], 0)) }
+                for j in 0..<cout { o[j] = Float(relu ? max(acc[j], 0) : acc[j]) }
             }
         }
     }

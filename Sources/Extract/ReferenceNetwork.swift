@@ -14,8 +14,11 @@ public enum ReferenceNetwork {
     /// Runs `batch` images (N, H, W, 3) to `cut`, returning (N, h, w, c) contiguous.
     /// `calibrate`, when given, is called for every convolution in order with the statistics of its output and
     /// returns the BatchNorm parameters to use; otherwise `weights` must hold them.
+    /// `float64Sums` computes each convolution by direct loops with float64 sums instead of a float32 GEMM (slow):
+    /// the yardstick for the error each fast path adds (`headstart-bench accuracy`).
     public static func forward(
         _ input: [Float], batch: Int, height: Int, width: Int, cut: CutLayer, weights: inout [ConvBNParameters],
+        float64Sums: Bool = false,
         calibrate: ((_ convIndex: Int, _ stats: ChannelStatistics) -> (beta: [Float], mean: [Float], variance: [Float]))? = nil
     ) -> [Float] {
         let g = inceptionV3Graph(height: height, width: width, cut: cut)
@@ -27,17 +30,24 @@ public enum ReferenceNetwork {
                 let x = g.tensors[c.input], y = g.tensors[c.output]
                 let rows = batch * y.h * y.w
                 let k = c.kh * c.kw * c.cin
-                var col = [Float](repeating: 0, count: rows * k)
                 var out = [Float](repeating: 0, count: rows * c.cout)
-                values[c.input]!.withUnsafeBufferPointer { inp in
-                    col.withUnsafeMutableBufferPointer { colp in
-                        im2col(colp.baseAddress!, inp.baseAddress!, rows: 0, rows, h: x.h, w: x.w, stride: x.c,
-                               cin: c.cin, oh: y.h, ow: y.w, kh: c.kh, kw: c.kw, s: c.stride,
-                               padTop: c.padTop, padLeft: c.padLeft)
+                if float64Sums {
+                    let zeros = [Float](repeating: 0, count: c.cout)
+                    conv2d_reference_forward(&out, values[c.input]!, weights[c.index].kernel, zeros, n: batch, h: x.h, w: x.w,
+                                             cin: c.cin, cout: c.cout, kh: c.kh, kw: c.kw, stride: c.stride,
+                                             padTop: c.padTop, padLeft: c.padLeft, oh: y.h, ow: y.w, relu: false)
+                } else {
+                    var col = [Float](repeating: 0, count: rows * k)
+                    values[c.input]!.withUnsafeBufferPointer { inp in
+                        col.withUnsafeMutableBufferPointer { colp in
+                            im2col(colp.baseAddress!, inp.baseAddress!, rows: 0, rows, h: x.h, w: x.w, stride: x.c,
+                                   cin: c.cin, oh: y.h, ow: y.w, kh: c.kh, kw: c.kw, s: c.stride,
+                                   padTop: c.padTop, padLeft: c.padLeft)
+                        }
                     }
-                }
-                weights[c.index].kernel.withUnsafeBufferPointer { kp in
-                    sgemm(m: rows, n: c.cout, k: k, a: col, lda: k, b: kp.baseAddress!, ldb: c.cout, c: &out, ldc: c.cout)
+                    weights[c.index].kernel.withUnsafeBufferPointer { kp in
+                        sgemm(m: rows, n: c.cout, k: k, a: col, lda: k, b: kp.baseAddress!, ldb: c.cout, c: &out, ldc: c.cout)
+                    }
                 }
                 if let calibrate {
                     let stats = channelStatistics(out, rows: rows, channels: c.cout)
