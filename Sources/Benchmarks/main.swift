@@ -100,8 +100,8 @@ func benchNetwork() throws {
     times.sort()
     let median = times[times.count / 2]
     let gflop = 1.838 * Double(size * size) / (150 * 150)
-    print(String(format: "InceptionV3→mixed7 %d×%d, batch %d: median %.1f ms/batch, %.1f images/s, %.1f GFLOP/s (best %.1f images/s)",
-                 size, size, batch, median * 1e3, Double(batch) / median, Double(batch) / median * gflop,
+    print(String(format: "InceptionV3→mixed7 %d×%d, batch %d (%@): median %.1f ms/batch, %.1f images/s, %.1f GFLOP/s (best %.1f images/s)",
+                 size, size, batch, net.kernelDescription, median * 1e3, Double(batch) / median, Double(batch) / median * gflop,
                  Double(batch) / times[0]))
 }
 

@@ -57,6 +57,11 @@ public final class Network {
     /// Whether 3×3 and 5×5 stride-1 convolutions use Winograd (else the GEMM path, as every other one).
     public let winograd: Bool
 
+    /// What runs the convolutions, for summaries: "avx2 kernels, Winograd, 2 threads".
+    public var kernelDescription: String {
+        "\(instructionSet.rawValue) kernels, \(winograd ? "Winograd" : "no Winograd"), \(threads) thread\(threads == 1 ? "" : "s")"
+    }
+
     private let isa: hs_isa
     private var steps: [Step] = []
     /// Per-image float count of each internal buffer; ids 0 and 1 are the caller's input and output.

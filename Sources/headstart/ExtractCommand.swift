@@ -110,10 +110,10 @@ struct ExtractCommand: ParsableCommand {
                             detail: "\(p.extracted) extracted, \(p.reused) reused, \(p.failed) skipped"
                                 + (job.views > 0 ? "; views \(p.viewsExtracted) extracted, \(p.viewsReused) reused" : ""))
         }
-        print(render(s, cache: cachePath, dtype: job.dtype))
+        print(render(s, cache: cachePath, dtype: job.dtype, kernels: extractor.network.kernelDescription))
     }
 
-    func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType) -> String {
+    func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType, kernels: String) -> String {
         var lines: [String] = []
         let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
         lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
@@ -124,8 +124,8 @@ struct ExtractCommand: ParsableCommand {
                                 s.views, s.viewsExtracted, vrate, s.viewsReused))
             if let r = s.recipe { lines.append("augmentation: \(r.fingerprintDescription)") }
         }
-        lines.append(String(format: "time: network %.1f s, decoding %.1f s (overlapped with the network), cache writes %.2f s",
-                            s.networkSeconds, s.decodeSeconds, s.writeSeconds))
+        lines.append(String(format: "time: network %.1f s (%@), decoding %.1f s (overlapped with the network), cache writes %.2f s",
+                            s.networkSeconds, kernels, s.decodeSeconds, s.writeSeconds))
         func perClass(_ split: Split) -> String {
             let byLabel = s.counts.entriesBySplitAndLabel[split] ?? [:]
             let parts = s.classNames.enumerated().map { "\($1) \(byLabel[Int32($0)] ?? 0)" }
