@@ -193,3 +193,13 @@ size_t hs_winograd1d_scratch_bytes(hs_isa isa, const hs_winograd1d_desc *d) { DI
 void hs_winograd1d_forward(hs_isa isa, const hs_winograd1d_desc *d, long line0, long line1, int p0, int p1, void *scratch) {
     DISPATCH(isa, wino1d(d, line0, line1, p0, p1, scratch))
 }
+
+void hs_maxpool3x3s2(hs_isa isa, float *out, long out_stride, const float *inp, long in_stride,
+                     int c, int h, int w, int oh, int ow, long l0, long l1) {
+    DISPATCH(isa, maxpool(out, out_stride, inp, in_stride, c, h, w, oh, ow, l0, l1))
+}
+
+void hs_avgpool3x3same(hs_isa isa, float *out, long out_stride, const float *inp, long in_stride,
+                       int c, int h, int w, const float *bias, long l0, long l1) {
+    DISPATCH(isa, avgpool(out, out_stride, inp, in_stride, c, h, w, bias, l0, l1))
+}

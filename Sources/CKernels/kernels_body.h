@@ -466,3 +466,64 @@ static void FN(winograd1d_forward)(const hs_winograd1d_desc *d, long line0, long
         }
     }
 }
+
+// MARK: - Pooling (vectors over channels)
+
+static void FN(maxpool3x3s2)(float *out, long out_stride, const float *inp, long in_stride, int c, int h, int w,
+                             int oh, int ow, long l0, long l1) {
+    for (long line = l0; line < l1; line++) {
+        const long img = line / oh;
+        const int oy = (int)(line - img * oh);
+        for (int ox = 0; ox < ow; ox++) {
+            float *o = out + ((img * oh + oy) * (long)ow + ox) * out_stride;
+            const float *base = inp + ((img * h + oy * 2) * (long)w + ox * 2) * in_stride;
+            int j = 0;
+            for (; j + VL <= c; j += VL) {
+                V m = vload(base + j);
+                for (int dy = 0; dy < 3; dy++)
+                    for (int dx = 0; dx < 3; dx++) m = vmax(m, vload(base + (dy * (long)w + dx) * in_stride + j));
+                vstore(o + j, m);
+            }
+            for (; j < c; j++) {
+                float m = base[j];
+                for (int dy = 0; dy < 3; dy++)
+                    for (int dx = 0; dx < 3; dx++) {
+                        const float v = base[(dy * (long)w + dx) * in_stride + j];
+                        m = v > m ? v : m;
+                    }
+                o[j] = m;
+            }
+        }
+    }
+}
+
+static void FN(avgpool3x3same)(float *out, long out_stride, const float *inp, long in_stride, int c, int h, int w,
+                               const float *bias, long l0, long l1) {
+    for (long line = l0; line < l1; line++) {
+        const long img = line / h;
+        const int y = (int)(line - img * h);
+        const int y0 = y > 0 ? y - 1 : 0, y1 = y + 1 < h ? y + 1 : h - 1;
+        for (int x = 0; x < w; x++) {
+            const int x0 = x > 0 ? x - 1 : 0, x1 = x + 1 < w ? x + 1 : w - 1;
+            const float count = (float)((y1 - y0 + 1) * (x1 - x0 + 1));
+            float *o = out + ((img * h + y) * (long)w + x) * out_stride;
+            int j = 0;
+            for (; j + VL <= c; j += VL) {
+                V sum = vzero();
+                for (int iy = y0; iy <= y1; iy++)
+                    for (int ix = x0; ix <= x1; ix++) sum = vadd(sum, vload(inp + ((img * h + iy) * (long)w + ix) * in_stride + j));
+                V avg = vdiv(sum, vset1(count));
+                if (bias) avg = vmax(vadd(avg, vload(bias + j)), vzero());
+                vstore(o + j, avg);
+            }
+            for (; j < c; j++) {
+                float sum = 0;
+                for (int iy = y0; iy <= y1; iy++)
+                    for (int ix = x0; ix <= x1; ix++) sum += inp[((img * h + iy) * (long)w + ix) * in_stride + j];
+                float avg = sum / count;
+                if (bias) { avg += bias[j]; avg = avg > 0 ? avg : 0; }
+                o[j] = avg;
+            }
+        }
+    }
+}

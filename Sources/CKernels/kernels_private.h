@@ -28,7 +28,11 @@ static inline hs_w1d_split hs_w1d_split_of(int k) {
     size_t hs_##isa##_wino_scratch(const hs_winograd_desc *d);                                                \
     void hs_##isa##_wino(const hs_winograd_desc *d, long tile0, long tile1, int p0, int p1, void *scratch); \
     size_t hs_##isa##_wino1d_scratch(const hs_winograd1d_desc *d);                                            \
-    void hs_##isa##_wino1d(const hs_winograd1d_desc *d, long l0, long l1, int p0, int p1, void *scratch);
+    void hs_##isa##_wino1d(const hs_winograd1d_desc *d, long l0, long l1, int p0, int p1, void *scratch);     \
+    void hs_##isa##_maxpool(float *out, long os, const float *inp, long is, int c, int h, int w, int oh, int ow,  \
+                            long l0, long l1);                                                                \
+    void hs_##isa##_avgpool(float *out, long os, const float *inp, long is, int c, int h, int w,               \
+                            const float *bias, long l0, long l1);
 
 #define HS_DEFINE_ENTRY_POINTS(isa)                                                                           \
     hs_blocking hs_##isa##_blocking(void) { return (hs_blocking){MR, NR, KC}; }                               \
@@ -48,6 +52,14 @@ static inline hs_w1d_split hs_w1d_split_of(int k) {
     size_t hs_##isa##_wino1d_scratch(const hs_winograd1d_desc *d) { return FN(winograd1d_scratch_bytes)(d); } \
     void hs_##isa##_wino1d(const hs_winograd1d_desc *d, long l0, long l1, int p0, int p1, void *scratch) {    \
         FN(winograd1d_forward)(d, l0, l1, p0, p1, scratch);                                                   \
+    }                                                                                                         \
+    void hs_##isa##_maxpool(float *out, long os, const float *inp, long is, int c, int h, int w, int oh, int ow,  \
+                            long l0, long l1) {                                                               \
+        FN(maxpool3x3s2)(out, os, inp, is, c, h, w, oh, ow, l0, l1);                                          \
+    }                                                                                                         \
+    void hs_##isa##_avgpool(float *out, long os, const float *inp, long is, int c, int h, int w,               \
+                            const float *bias, long l0, long l1) {                                            \
+        FN(avgpool3x3same)(out, os, inp, is, c, h, w, bias, l0, l1);                                          \
     }
 
 HS_DECLARE_ENTRY_POINTS(scalar)

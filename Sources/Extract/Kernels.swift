@@ -73,7 +73,7 @@ func bias_relu_copy(
 
 /// Max pooling 3×3, stride 2, 'valid', for output lines l0..<l1 (flat over N, OH).
 /// out: (N, OH, OW, outStride); inp: (N, H, W, inStride); c channels from each pointer.
-func maxpool3x3s2_forward(
+public func maxpool3x3s2_forward(
     _ out: UnsafeMutablePointer<Float>, outStride: Int, _ inp: UnsafePointer<Float>, inStride: Int,
     c: Int, h: Int, w: Int, oh: Int, ow: Int, lines l0: Int, _ l1: Int
 ) {
@@ -98,7 +98,7 @@ func maxpool3x3s2_forward(
 /// With `bias`, applies the epilogue max(0, avg + bias[j]) — used when the pool branch's 1×1 convolution was
 /// moved before the pooling (both are linear, and the weights of a mean sum to one, so the bias commutes too).
 /// out: (N, H, W, outStride); inp: (N, H, W, inStride); c channels.
-func avgpool3x3same_forward(
+public func avgpool3x3same_forward(
     _ out: UnsafeMutablePointer<Float>, outStride: Int, _ inp: UnsafePointer<Float>, inStride: Int,
     c: Int, h: Int, w: Int, bias: UnsafePointer<Float>?, lines l0: Int, _ l1: Int
 ) {

@@ -503,17 +503,17 @@ public final class Network {
                 hs_winograd_forward(isa, &desc, t0, t1, Int32(p0), Int32(p1), scratch[thread])
             }
         case let .maxPool(input, output, c, h, w, oh, ow):
-            let inp = pointer(input), out = pointer(output)
+            let inp = UnsafePointer(pointer(input)), out = pointer(output)
+            let isa = self.isa
             pool.parallelFor(batch * oh, chunk: max(1, (batch * oh + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
-                maxpool3x3s2_forward(out, outStride: output.stride, inp, inStride: input.stride,
-                                     c: c, h: h, w: w, oh: oh, ow: ow, lines: l0, l1)
+                hs_maxpool3x3s2(isa, out, output.stride, inp, input.stride, Int32(c), Int32(h), Int32(w), Int32(oh), Int32(ow), l0, l1)
             }
         case let .avgPool(input, output, c, h, w, bias):
-            let inp = pointer(input), out = pointer(output)
+            let inp = UnsafePointer(pointer(input)), out = pointer(output)
             let b = bias.map { UnsafePointer(parameters.pointer + $0) }
+            let isa = self.isa
             pool.parallelFor(batch * h, chunk: max(1, (batch * h + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
-                avgpool3x3same_forward(out, outStride: output.stride, inp, inStride: input.stride,
-                                       c: c, h: h, w: w, bias: b, lines: l0, l1)
+                hs_avgpool3x3same(isa, out, output.stride, inp, input.stride, Int32(c), Int32(h), Int32(w), b, l0, l1)
             }
         }
     }

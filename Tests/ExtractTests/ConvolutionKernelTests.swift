@@ -260,6 +260,30 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    // MARK: - Pooling
+
+    func testPoolingKernelsEqualThePlainOnesBitForBit() {
+        var g = SplitMix(71)
+        let (n, h, w, c, stride) = (3, 9, 11, 37, 45)  // channels 0..<37 of 45; odd sizes
+        let input = (0..<(n * h * w * stride)).map { _ in g.uniform() * 4 - 1 }
+        let bias = (0..<c).map { _ in g.uniform() - 0.5 }
+        let (oh, ow) = ((h - 3) / 2 + 1, (w - 3) / 2 + 1)
+        for isa in InstructionSet.supported {
+            var ours = [Float](repeating: Self.sentinel, count: n * oh * ow * stride), plain = ours
+            hs_maxpool3x3s2(isa.c, &ours, stride, input, stride, Int32(c), Int32(h), Int32(w), Int32(oh), Int32(ow), 0, n * oh)
+            maxpool3x3s2_forward(&plain, outStride: stride, input, inStride: stride, c: c, h: h, w: w, oh: oh, ow: ow, lines: 0, n * oh)
+            XCTAssertEqual(ours, plain, "\(isa.rawValue) max pooling")
+            func average(_ b: UnsafePointer<Float>?) {
+                var ours = [Float](repeating: Self.sentinel, count: n * h * w * stride), plain = ours
+                hs_avgpool3x3same(isa.c, &ours, stride, input, stride, Int32(c), Int32(h), Int32(w), b, 0, n * h)
+                avgpool3x3same_forward(&plain, outStride: stride, input, inStride: stride, c: c, h: h, w: w, bias: b, lines: 0, n * h)
+                XCTAssertEqual(ours, plain, "\(isa.rawValue) average pooling\(b == nil ? "" : " with bias and ReLU")")
+            }
+            average(nil)
+            bias.withUnsafeBufferPointer { average($0.baseAddress) }
+        }
+    }
+
     // MARK: - Instruction sets
 
     func testEveryVectorPathAgreesWithThePortableOne() {

@@ -108,6 +108,17 @@ void hs_winograd_pack_kernel(hs_isa isa, float *dst, const float *kernel, int r,
 /// transforms its tiles' input for all cin channels; splitting panels repeats that transform per thread.
 void hs_winograd_forward(hs_isa isa, const hs_winograd_desc *d, long tile0, long tile1, int p0, int p1, void *scratch);
 
+/// Max pooling 3×3, stride 2, 'valid', for output lines [l0, l1) (flat over image, oy).
+/// out: (N, oh, ow, out_stride); inp: (N, h, w, in_stride); c channels from each pointer.
+void hs_maxpool3x3s2(hs_isa isa, float *out, long out_stride, const float *inp, long in_stride,
+                     int c, int h, int w, int oh, int ow, long l0, long l1);
+
+/// Average pooling 3×3, stride 1, 'same', dividing by the cells inside the image (as Keras/TensorFlow), for
+/// lines [l0, l1) (flat over image, y); with `bias`, then max(0, avg + bias) (a pool branch whose 1×1
+/// convolution ran before the pooling). out: (N, h, w, out_stride); inp: (N, h, w, in_stride).
+void hs_avgpool3x3same(hs_isa isa, float *out, long out_stride, const float *inp, long in_stride,
+                       int c, int h, int w, const float *bias, long l0, long l1);
+
 /// A spin-wait hint (x86 PAUSE): lets the other hardware thread run and saves power while a thread polls.
 static inline void hs_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
