@@ -43,7 +43,7 @@ let package = Package(
         // The LMDB feature cache. Knows nothing of Inception.
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
-        .target(name: "HeadTrain", dependencies: ["Numerics", "KerasH5"]),
+        .target(name: "HeadTrain", dependencies: ["CKernels", "Numerics", "KerasH5"]),
         // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
         .target(name: "Pipeline", dependencies: [
             "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),

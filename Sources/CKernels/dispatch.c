@@ -203,3 +203,13 @@ void hs_avgpool3x3same(hs_isa isa, float *out, long out_stride, const float *inp
                        int c, int h, int w, const float *bias, long l0, long l1) {
     DISPATCH(isa, avgpool(out, out_stride, inp, in_stride, c, h, w, bias, l0, l1))
 }
+
+size_t hs_head_scratch_bytes(hs_isa isa, int B, int H, int tile_rows) { DISPATCH(isa, head_scratch(B, H, tile_rows)) }
+
+void hs_head_update(hs_isa isa, const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch) {
+    DISPATCH(isa, head_update(d, f0, f1, accumulate, scratch))
+}
+
+void hs_head_forward(hs_isa isa, const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch) {
+    DISPATCH(isa, head_forward(d, f0, f1, accumulate, scratch))
+}

@@ -27,6 +27,8 @@ typedef __m256 V;
 #define vsub(a, b) _mm256_sub_ps(a, b)
 #define vmax(a, b) _mm256_max_ps(a, b)
 #define vdiv(a, b) _mm256_div_ps(a, b)
+#define vmul(a, b) _mm256_mul_ps(a, b)
+#define vsqrt(a) _mm256_sqrt_ps(a)
 #define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define COLS(X, r) X(r, 0) X(r, 1)

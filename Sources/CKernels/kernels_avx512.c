@@ -23,6 +23,8 @@ typedef __m512 V;
 #define vsub(a, b) _mm512_sub_ps(a, b)
 #define vmax(a, b) _mm512_max_ps(a, b)
 #define vdiv(a, b) _mm512_div_ps(a, b)
+#define vmul(a, b) _mm512_mul_ps(a, b)
+#define vsqrt(a) _mm512_sqrt_ps(a)
 #define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define COLS(X, r) X(r, 0) X(r, 1)

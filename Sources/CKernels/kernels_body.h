@@ -4,6 +4,8 @@
 //   vzero(), vload(p), vstore(p, v), vbcast(p), vset1(x), vadd, vsub, vmax, vfma(a, b, c) = a·b + c.
 // No function here allocates: callers pass scratch sized by the hs_*_scratch_bytes functions.
 
+#include <math.h>
+
 #define NV (NR / VL)
 
 /// Zeros that stand for cells outside the image (a piece is at most KC floats long).
@@ -65,6 +67,55 @@ __attribute__((noinline)) static void ukernel(int npieces, const int *lens, cons
                     if (relu) x = x > 0 ? x : 0;
                 }
                 c[r * ldc + j] = x;
+            }
+        }
+    }
+}
+
+/// The head's update tile: g = Σ_k a[r][k] · b[k][·] (the gradient of MR rows × NR columns of w1, never
+/// stored), then RMSprop on w and v as Keras computes it, v ← ρv + (1−ρ)g², w ← w − lr·g / √(v + ε) (each
+/// product rounded on its own, no fused multiply-add, as HeadTrain's rmsprop_update), and the new w also
+/// into `wpk` (rows NR apart: the updated tile packed for the next batch's forward).
+#define RMS_ACC(r, v) {                                                                     \
+        float *wp = w + r * ldw + v * VL, *vp = vel + r * ldw + v * VL;                     \
+        const V g = ACC(r, v);                                                              \
+        const V vn = vadd(vmul(rho_, vload(vp)), vmul(omr_, vmul(g, g)));                   \
+        vstore(vp, vn);                                                                     \
+        const V wn = vsub(vload(wp), vdiv(vmul(lr_, g), vsqrt(vadd(vn, eps_))));            \
+        vstore(wp, wn);                                                                     \
+        vstore(wpk + r * NR + v * VL, wn);                                                  \
+    }
+#define RMS_ROW(r) COLS(RMS_ACC, r)
+
+__attribute__((noinline)) static void ukernel_rmsprop(int npieces, const int *lens, const float *const *ptrs,
+                                                      const float *b, float *w, float *vel, long ldw, float *wpk,
+                                                      float lr, float rho, float omr, float eps,
+                                                      int mrows, int ncols, float *tmp) {
+    ROWS(DECLARE_ROW)
+    for (int j = 0; j < npieces; j++) {
+        ROWS(POINT_ROW)
+        const int len = lens[j];
+#pragma clang loop unroll_count(2)
+        for (int k = 0; k < len; k++) {
+            V bv[NV];
+            for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);
+            ROWS(FMA_ROW)
+            b += NR;
+        }
+    }
+    if (mrows == MR && ncols == NR) {
+        const V lr_ = vset1(lr), rho_ = vset1(rho), omr_ = vset1(omr), eps_ = vset1(eps);
+        ROWS(RMS_ROW)
+    } else {
+        ROWS(SPILL_ROW)
+        for (int r = 0; r < mrows; r++) {
+            for (int j = 0; j < ncols; j++) {
+                const float g = tmp[r * NR + j];
+                const float vn = rho * vel[r * ldw + j] + omr * (g * g);
+                vel[r * ldw + j] = vn;
+                const float wn = w[r * ldw + j] - (lr * g) / sqrtf(vn + eps);
+                w[r * ldw + j] = wn;
+                wpk[r * NR + j] = wn;
             }
         }
     }
@@ -138,7 +189,8 @@ static inline const float *cell_source(const hs_conv_desc *d, rowpos p, int dy, 
 
 static inline int gathers(const hs_conv_desc *d) { return d->cin < GATHER_BELOW && d->kh * d->kw * d->cin <= KC; }
 
-static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0, int p1, void *scratch) {
+/// The convolution driver; with `accumulate`, the first K block adds to C instead of overwriting it.
+static void conv_core(const hs_conv_desc *d, long row0, long row1, int p0, int p1, void *scratch, int accumulate) {
     const int gather = gathers(d);
     const kcut kc = gather ? cut_k(1, d->kh * d->kw * d->cin) : cut_k(d->kh * d->kw, d->cin);
     const int K = d->kh * d->kw * d->cin;
@@ -185,7 +237,7 @@ static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0
                     for (int jj = 0; jj < bp; jj++) dst[jj * MR] = cell_source(d, pos, cell_dy[jj], cell_dx[jj], cell_off[jj]);
                 }
             }
-            const int first = j0 == 0, last = j1 == npieces;
+            const int first = j0 == 0 && !accumulate, last = j1 == npieces;
             for (int p = p0; p < p1; p++) {
                 const float *b = d->packed + (size_t)p * K * NR + (size_t)koff * NR;
                 const int ncols = d->n - p * NR < NR ? d->n - p * NR : NR;
@@ -203,22 +255,32 @@ static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0
     }
 }
 
+static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0, int p1, void *scratch) {
+    conv_core(d, row0, row1, p0, p1, scratch, 0);
+}
+
+/// Scratch for a convolution of kernel kh × kw and at most `cin` input channels (any fewer fit too).
 static size_t FN(conv_scratch_bytes)(int kh, int kw, int cin) {
     const size_t pieces = (size_t)max_block_pieces(kh * kw);
-    const size_t gathered = cin < GATHER_BELOW ? (size_t)MC * kh * kw * cin * sizeof(float) : 0;
+    const size_t gathered = (size_t)MC * kh * kw * (cin < GATHER_BELOW ? cin : GATHER_BELOW - 1) * sizeof(float);
     return (size_t)MC * pieces * sizeof(float *) + pieces * sizeof(int) + 64 + (size_t)MR * NR * sizeof(float)
         + gathered;
 }
 
-static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, int n, float *c, long ldc,
-                          hs_epilogue e, long row0, long row1, int p0, int p1, void *scratch) {
-    // A plain GEMM is the 1×1 convolution of a 1 × row1 "image" whose pixels are A's rows.
+/// C (+)= A · B (packed): a plain GEMM is the 1×1 convolution of a 1 × row1 "image" whose pixels are A's rows.
+static void gemm_core(const float *a, long lda, const float *packed, int k, int n, float *c, long ldc,
+                      hs_epilogue e, long row0, long row1, int p0, int p1, void *scratch, int accumulate) {
     const hs_conv_desc d = {
         .input = a, .in_stride = lda, .h = 1, .w = (int)row1, .cin = k,
         .kh = 1, .kw = 1, .stride = 1, .pad_top = 0, .pad_left = 0, .oh = 1, .ow = (int)row1,
         .packed = packed, .n = n, .epilogue = e, .output = c, .out_stride = ldc,
     };
-    FN(conv_forward)(&d, row0, row1, p0, p1, scratch);
+    conv_core(&d, row0, row1, p0, p1, scratch, accumulate);
+}
+
+static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, int n, float *c, long ldc,
+                          hs_epilogue e, long row0, long row1, int p0, int p1, void *scratch) {
+    gemm_core(a, lda, packed, k, n, c, ldc, e, row0, row1, p0, p1, scratch, 0);
 }
 
 // MARK: - Winograd F(m×m, r×r), 6×6 tiles
@@ -525,5 +587,102 @@ static void FN(avgpool3x3same)(float *out, long out_stride, const float *inp, lo
                 o[j] = avg;
             }
         }
+    }
+}
+
+// MARK: - The dense head's first layer (HeadTrain)
+
+/// Rows per tile the head's drivers take: the tile's packed weights (T × H) stay in L2 between the update
+/// and the next batch's forward.
+static size_t FN(head_scratch_bytes)(int B, int H, int T) {
+    const size_t panels = (size_t)((H + NR - 1) / NR);
+    const size_t pieces = (size_t)((B + KC - 1) / KC) + 1;
+    return 64 + (size_t)T * B * sizeof(float) + 64 + panels * NR * (size_t)T * sizeof(float) + 64
+        + (size_t)((T + MR - 1) / MR) * MR * pieces * sizeof(float *) + pieces * sizeof(int) + 64
+        + (size_t)MR * NR * sizeof(float) + FN(conv_scratch_bytes)(1, 1, T);
+}
+
+typedef struct { float *xt, *wpk; const float **ptrs; int *lens; float *tmp; void *gemm; } head_scratch;
+
+static head_scratch head_layout(int B, int H, int T, void *scratch) {
+    head_scratch s;
+    const size_t panels = (size_t)((H + NR - 1) / NR);
+    const size_t pieces = (size_t)((B + KC - 1) / KC) + 1;
+    uintptr_t p = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
+    s.xt = (float *)p; p += (size_t)T * B * sizeof(float);
+    p = (p + 63) & ~(uintptr_t)63;
+    s.wpk = (float *)p; p += panels * NR * (size_t)T * sizeof(float);
+    p = (p + 63) & ~(uintptr_t)63;
+    s.ptrs = (const float **)p; p += (size_t)((T + MR - 1) / MR) * MR * pieces * sizeof(float *);
+    s.lens = (int *)p; p += pieces * sizeof(int);
+    p = (p + 63) & ~(uintptr_t)63;
+    s.tmp = (float *)p; p += (size_t)MR * NR * sizeof(float);
+    s.gemm = (void *)p;
+    return s;
+}
+
+/// partial (Bn × H) (+)= x[:, r0 .. r0+rows] · wpk, wpk the tile packed with panel stride rows·NR.
+static void head_tile_forward(const hs_head_desc *d, const float *x, int Bn, long r0, int rows, const float *wpk,
+                              int accumulate, head_scratch *s) {
+    const int panels = (d->H + NR - 1) / NR;
+    const hs_epilogue none = {NULL, 0};
+    gemm_core(x + r0, d->ldx, wpk, rows, d->H, d->partial, d->H, none, 0, Bn, 0, panels, s->gemm, accumulate);
+}
+
+/// Packs rows [r0, r0 + rows) of w1 into panels (NR columns, panel stride rows·NR).
+static void pack_w1_tile(const hs_head_desc *d, long r0, int rows, float *wpk) {
+    const int panels = (d->H + NR - 1) / NR;
+    for (int p = 0; p < panels; p++) {
+        float *dst = wpk + (size_t)p * rows * NR;
+        const int ncols = d->H - p * NR < NR ? d->H - p * NR : NR;
+        for (int i = 0; i < rows; i++) {
+            const float *src = d->w1 + (r0 + i) * d->ldw + p * NR;
+            int j = 0;
+            if (ncols == NR) for (; j < NR; j += VL) vstore(dst + (size_t)i * NR + j, vload(src + j));
+            for (; j < NR; j++) dst[(size_t)i * NR + j] = j < ncols ? src[j] : 0.0f;
+        }
+    }
+}
+
+static void FN(head_forward_rows)(const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch) {
+    head_scratch s = head_layout(d->B, d->H, d->tile_rows, scratch);
+    for (long r0 = f0; r0 < f1; r0 += d->tile_rows) {
+        const int rows = (int)(f1 - r0 < d->tile_rows ? f1 - r0 : d->tile_rows);
+        pack_w1_tile(d, r0, rows, s.wpk);
+        head_tile_forward(d, d->x, d->B, r0, rows, s.wpk, accumulate || r0 > f0, &s);
+    }
+}
+
+static void FN(head_update_rows)(const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch) {
+    const int B = d->B, H = d->H, T = d->tile_rows;
+    const int panels = (H + NR - 1) / NR;
+    head_scratch s = head_layout(B, H, T, scratch);
+    const kcut kc = cut_k(1, B);  // K = the batch, in pieces of at most KC (all in one call: no partial sums)
+    for (int j = 0; j < kc.parts; j++) s.lens[j] = piece_len(&kc, j);
+    for (long r0 = f0; r0 < f1; r0 += T) {
+        const int rows = (int)(f1 - r0 < T ? f1 - r0 : T);
+        const int groups = (rows + MR - 1) / MR;
+        for (int i = 0; i < rows; i++)  // xᵀ of the tile: (rows, B)
+            for (int b = 0; b < B; b++) s.xt[(size_t)i * B + b] = d->x[(size_t)b * d->ldx + r0 + i];
+        for (int g = 0; g < groups; g++)
+            for (int j = 0; j < kc.parts; j++)
+                for (int r = 0; r < MR; r++) {
+                    const int row = g * MR + r;
+                    s.ptrs[((size_t)g * kc.parts + j) * MR + r] =
+                        row < rows ? s.xt + (size_t)row * B + (size_t)j * kc.partlen : zeros;
+                }
+        for (int p = 0; p < panels; p++) {
+            const int ncols = H - p * NR < NR ? H - p * NR : NR;
+            const float *b = d->dh_packed + (size_t)p * B * NR;
+            for (int g = 0; g < groups; g++) {
+                const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
+                const long row = r0 + g * MR;
+                ukernel_rmsprop(kc.parts, s.lens, s.ptrs + (size_t)g * kc.parts * MR, b,
+                                d->w1 + row * d->ldw + p * NR, d->v1 + row * d->ldw + p * NR, d->ldw,
+                                s.wpk + (size_t)p * rows * NR + (size_t)g * MR * NR,
+                                d->lr, d->rho, d->one_minus_rho, d->eps, mrows, ncols, s.tmp);
+            }
+        }
+        if (d->x_next) head_tile_forward(d, d->x_next, d->B_next, r0, rows, s.wpk, accumulate || r0 > f0, &s);
     }
 }

@@ -32,7 +32,10 @@ static inline hs_w1d_split hs_w1d_split_of(int k) {
     void hs_##isa##_maxpool(float *out, long os, const float *inp, long is, int c, int h, int w, int oh, int ow,  \
                             long l0, long l1);                                                                \
     void hs_##isa##_avgpool(float *out, long os, const float *inp, long is, int c, int h, int w,               \
-                            const float *bias, long l0, long l1);
+                            const float *bias, long l0, long l1);                                             \
+    size_t hs_##isa##_head_scratch(int B, int H, int T);                                                       \
+    void hs_##isa##_head_update(const hs_head_desc *d, long f0, long f1, int acc, void *scratch);             \
+    void hs_##isa##_head_forward(const hs_head_desc *d, long f0, long f1, int acc, void *scratch);
 
 #define HS_DEFINE_ENTRY_POINTS(isa)                                                                           \
     hs_blocking hs_##isa##_blocking(void) { return (hs_blocking){MR, NR, KC}; }                               \
@@ -60,6 +63,13 @@ static inline hs_w1d_split hs_w1d_split_of(int k) {
     void hs_##isa##_avgpool(float *out, long os, const float *inp, long is, int c, int h, int w,               \
                             const float *bias, long l0, long l1) {                                            \
         FN(avgpool3x3same)(out, os, inp, is, c, h, w, bias, l0, l1);                                          \
+    }                                                                                                         \
+    size_t hs_##isa##_head_scratch(int B, int H, int T) { return FN(head_scratch_bytes)(B, H, T); }            \
+    void hs_##isa##_head_update(const hs_head_desc *d, long f0, long f1, int acc, void *scratch) {            \
+        FN(head_update_rows)(d, f0, f1, acc, scratch);                                                             \
+    }                                                                                                         \
+    void hs_##isa##_head_forward(const hs_head_desc *d, long f0, long f1, int acc, void *scratch) {           \
+        FN(head_forward_rows)(d, f0, f1, acc, scratch);                                                            \
     }
 
 HS_DECLARE_ENTRY_POINTS(scalar)

@@ -21,6 +21,8 @@ typedef float V;
 #define vsub(a, b) ((a) - (b))
 #define vmax(a, b) ((a) > (b) ? (a) : (b))
 #define vdiv(a, b) ((a) / (b))
+#define vmul(a, b) ((a) * (b))
+#define vsqrt(a) sqrtf(a)
 #define vfma(a, b, c) ((a) * (b) + (c))
 #define ROWS(X) X(0) X(1) X(2) X(3)
 #define COLS(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 import Numerics
@@ -35,6 +36,18 @@ public final class Workspace {
     func swapBatches() { swap(&x, &xNext) }
 }
 
+/// Which GEMMs run the first layer (the two passes over w1 that are nearly all of a step).
+public enum HeadBackend: Equatable, Sendable {
+    /// headstart's kernels (`CKernels`): the update computes each gradient tile in registers and applies RMSprop
+    /// from them, and feeds the next batch's forward from the updated tile while it is in cache.
+    case kernels(InstructionSet)
+    /// OpenBLAS sgemm on tiles, the gradient tile through an L2 buffer (the plain fused step).
+    case openBLAS
+
+    /// headstart's kernels on the instruction set HEADSTART_ISA names (else the CPU's widest).
+    public static var preferred: HeadBackend { .kernels((try? InstructionSet.fromEnvironment()) ?? .detected) }
+}
+
 /// How the two big passes over w1 use the cores.
 public enum Parallelism: Equatable, Sendable {
     /// Our own threads over disjoint slices of w1, each calling a single-threaded OpenBLAS.
@@ -68,6 +81,7 @@ public final class HeadStepper {
     public let workspace: Workspace
     public var optimizer: RMSpropConfig
     public let parallelism: Parallelism
+    public let backend: HeadBackend
     /// Rows of w1 per fused tile: the tile's gradient (rows·H floats) stays in L2 while w and v stream past.
     public let tileRows: Int
     /// Rows of w1 per sgemm in the forward pass (see `firstLayerForward`).
@@ -80,19 +94,43 @@ public final class HeadStepper {
     lazy var velocity = AlignedFloats(count: head.layout.total)
     let smallGrads: AlignedFloats        // gradients of b1, w2, b2 at the parameters' offsets minus layout.b1
     var fullGradW1: AlignedFloats?       // only for the reference step: the whole F×H gradient
-    let tiles: AlignedFloats             // one tile buffer per thread
+    let tiles: AlignedFloats             // one tile buffer per thread (OpenBLAS backend)
     let partials: AlignedFloats          // one B×H forward partial sum per thread
+    /// The kernels' per-thread scratch (xᵀ and packed w1 of a tile) and ∂L/∂hpre packed once per step.
+    let kernelScratch: [UnsafeMutableRawPointer]
+    let packedGradient: AlignedFloats
 
     public init(head: Head, maxBatch: Int, optimizer: RMSpropConfig = RMSpropConfig(),
-                parallelism: Parallelism = .threads(2), tileRows: Int = 64) {
+                parallelism: Parallelism = .threads(2), tileRows: Int = 64, backend: HeadBackend = .preferred) {
         self.head = head
         self.workspace = Workspace(config: head.config, maxBatch: maxBatch)
         self.optimizer = optimizer
         self.parallelism = parallelism
+        self.backend = backend
         self.tileRows = tileRows
         smallGrads = AlignedFloats(count: head.layout.total - head.layout.b1)
-        tiles = AlignedFloats(count: parallelism.count * tileRows * head.layout.H)
         partials = AlignedFloats(count: parallelism.count * maxBatch * head.layout.H)
+        if case let .kernels(isa) = backend {
+            tiles = AlignedFloats(count: 0)
+            let bytes = hs_head_scratch_bytes(isa.c, Int32(maxBatch), Int32(head.layout.H), Int32(max(tileRows, forwardTileRows)))
+            kernelScratch = (0..<parallelism.count).map { _ in UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
+            packedGradient = AlignedFloats(count: hs_packed_floats(isa.c, Int32(maxBatch), Int32(head.layout.H)))
+        } else {
+            tiles = AlignedFloats(count: parallelism.count * tileRows * head.layout.H)
+            kernelScratch = []
+            packedGradient = AlignedFloats(count: 0)
+        }
+    }
+
+    deinit { for s in kernelScratch { s.deallocate() } }
+
+    /// The kernels' description of a first-layer pass over rows of w1 (pointers the caller completes).
+    func headDescriptor(B: Int, partial: UnsafeMutablePointer<Float>, tileRows T: Int) -> hs_head_desc {
+        let l = head.layout, o = optimizer
+        return hs_head_desc(
+            x: workspace.x, ldx: l.F, B: Int32(B), H: Int32(l.H), dh_packed: packedGradient.pointer,
+            w1: head.w1, v1: nil, ldw: l.H, lr: o.learningRate, rho: o.rho32, one_minus_rho: o.oneMinusRho32,
+            eps: o.eps32, x_next: nil, B_next: 0, partial: partial, tile_rows: Int32(T))
     }
 
     /// Clears the RMSprop state (a fresh optimiser).
@@ -114,6 +152,18 @@ public final class HeadStepper {
     /// order is fixed by F, the thread count and the tile size, so results are deterministic.
     func firstLayerForward(B: Int) {
         let l = head.layout, ws = workspace
+        if case let .kernels(isa) = backend, case let .threads(n) = parallelism {
+            let parts = splits(l.F, n, align: 1)
+            let stride = ws.maxBatch * l.H
+            parallelFor(parts.count - 1) { t in
+                let partial = partials.pointer + t * stride
+                if parts[t] == parts[t + 1] { partial.update(repeating: 0, count: B * l.H); return }
+                var d = headDescriptor(B: B, partial: partial, tileRows: forwardTileRows)
+                hs_head_forward(isa.c, &d, parts[t], parts[t + 1], 0, kernelScratch[t])
+            }
+            reducePartials(B: B, threads: parts.count - 1)
+            return
+        }
         switch parallelism {
         case .openBLAS(let n):
             BLASThreads.set(n)
@@ -262,6 +312,22 @@ public final class HeadStepper {
     func fusedFirstLayerUpdate(B: Int, next: Int? = nil) {
         let l = head.layout, o = optimizer, ws = workspace
         let n = parallelism.count
+        if case let .kernels(isa) = backend {
+            hs_pack_b(isa.c, packedGradient.pointer, ws.da, l.H, 0, Int32(B), Int32(l.H))
+            let parts = splits(l.F, n, align: 1)
+            let stride = ws.maxBatch * l.H
+            let v1 = velocity.pointer + l.w1
+            parallelFor(parts.count - 1) { t in
+                let partial = partials.pointer + t * stride
+                if let next, parts[t] == parts[t + 1] { partial.update(repeating: 0, count: next * l.H) }
+                var d = headDescriptor(B: B, partial: partial, tileRows: tileRows)
+                d.v1 = v1
+                if let next { d.x_next = UnsafePointer(ws.xNext); d.B_next = Int32(next) }
+                hs_head_update(isa.c, &d, parts[t], parts[t + 1], 0, kernelScratch[t])
+            }
+            if let next { reducePartials(B: next, threads: parts.count - 1) }
+            return
+        }
         BLASThreads.set(1)
         let parts = splits(l.F, n, align: 1)
         let x = ws.x, xNext = ws.xNext, dh = UnsafePointer(ws.da), w1 = head.w1, v1 = velocity.pointer + l.w1

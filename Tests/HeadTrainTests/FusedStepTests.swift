@@ -1,13 +1,15 @@
+import Numerics
 import XCTest
 @testable import HeadTrain
 
 /// The fused first-layer update (tile gradient GEMM + RMSprop per tile, split over threads) against the plain
 /// step (whole gradient, then RMSprop): same parameters and optimiser state after several steps.
 final class FusedStepTests: XCTestCase {
-    func runSteps(config: HeadConfig, B: Int, steps: Int, fused: Bool, parallelism: Parallelism, tileRows: Int) throws -> Head {
+    func runSteps(config: HeadConfig, B: Int, steps: Int, fused: Bool, parallelism: Parallelism, tileRows: Int,
+                  backend: HeadBackend = .preferred) throws -> Head {
         let head = try Head(config: config, seed: 3)
         let stepper = HeadStepper(head: head, maxBatch: B, optimizer: RMSpropConfig(learningRate: 1e-3),
-                                  parallelism: parallelism, tileRows: tileRows)
+                                  parallelism: parallelism, tileRows: tileRows, backend: backend)
         let x = syntheticFeatures(seed: 8, count: B * steps, featureCount: config.featureCount)
         let labels = syntheticLabels(seed: 8, count: B * steps, classes: config.classes)
         for s in 0..<steps {
@@ -49,6 +51,24 @@ final class FusedStepTests: XCTestCase {
         let a = try runSteps(config: c, B: 9, steps: 3, fused: true, parallelism: .openBLAS(2), tileRows: 64)
         let b = try runSteps(config: c, B: 9, steps: 3, fused: true, parallelism: .threads(2), tileRows: 64)
         assertAgree(a, b)
+    }
+
+    /// headstart's kernels (gradient tiles in registers, RMSprop from them) and OpenBLAS agree, on every
+    /// instruction set this machine runs, with odd sizes: H not a multiple of any register tile, tiles shorter
+    /// than the kernels' gathering threshold, a batch longer than one K block.
+    func testKernelBackendMatchesOpenBLASBackendOnEveryInstructionSet() throws {
+        let cases: [(HeadConfig, B: Int, tileRows: Int)] = [
+            (HeadConfig(featureCount: 301, hidden: 40, classes: 3, dropout: 0.3), 7, 13),
+            (HeadConfig(featureCount: 500, hidden: 33, classes: 2), 9, 64),
+            (HeadConfig(featureCount: 130, hidden: 17, classes: 2), 300, 11),   // B > KC: several K pieces
+        ]
+        for (c, B, T) in cases {
+            let blas = try runSteps(config: c, B: B, steps: 3, fused: true, parallelism: .threads(2), tileRows: T, backend: .openBLAS)
+            for isa in InstructionSet.supported {
+                let ours = try runSteps(config: c, B: B, steps: 3, fused: true, parallelism: .threads(2), tileRows: T, backend: .kernels(isa))
+                assertAgree(ours, blas)
+            }
+        }
     }
 
     /// The training loop's fused steps also compute the next batch's first layer inside the update pass; a whole

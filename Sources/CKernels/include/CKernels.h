@@ -55,7 +55,8 @@ typedef struct {
     int relu;
 } hs_epilogue;
 
-/// Scratch floats one thread needs for hs_conv_forward / hs_gemm_rows (indirection pointers and edge tiles).
+/// Scratch bytes one thread needs for hs_conv_forward / hs_gemm_rows (indirection pointers, edge tiles, the
+/// gathered receptive fields of a few input channels) for a kh × kw kernel and at most `cin` input channels.
 size_t hs_conv_scratch_bytes(hs_isa isa, int kh, int kw, int cin);
 
 /// A convolution (cross-correlation, as TensorFlow's) as an indirect GEMM: the micro-kernel reads each output
@@ -118,6 +119,29 @@ void hs_maxpool3x3s2(hs_isa isa, float *out, long out_stride, const float *inp, 
 /// convolution ran before the pooling). out: (N, h, w, out_stride); inp: (N, h, w, in_stride).
 void hs_avgpool3x3same(hs_isa isa, float *out, long out_stride, const float *inp, long in_stride,
                        int c, int h, int w, const float *bias, long l0, long l1);
+
+/// The dense head's first layer (HeadTrain), w1 (F × H) in Keras's layout, rows of w1 taken in tiles of
+/// `tile_rows` whose packed copy stays in L2:
+/// - hs_head_update: for each tile, the gradient xᵀ[tile] · dh (K = B) in the micro-kernel's registers,
+///   RMSprop on w1 and v1 straight from them (no gradient is stored), then, with x_next, the next batch's
+///   partial (B_next × H) += x_next[:, tile] · w1[tile] from the updated tile while it is in cache;
+/// - hs_head_forward: partial (B × H) += x[:, tile] · w1[tile] (tiles packed on the way).
+/// Rows [f0, f1) of w1; partial is overwritten by the first tile unless `accumulate`. Each output sums in a fixed
+/// order (tile by tile, k in order), so results depend on the row split and tile size, not on timing.
+typedef struct {
+    const float *x; long ldx;     // (B, F) the batch's features
+    int B, H;
+    const float *dh_packed;       // ∂L/∂hpre (B × H), packed (hs_pack_b with k = B, n = H)
+    float *w1, *v1; long ldw;     // (F, H) weights and RMSprop velocity
+    float lr, rho, one_minus_rho, eps;
+    const float *x_next; int B_next;  // (B_next, F) or NULL
+    float *partial;               // (B_next × H) for update, (B × H) for forward; ld H
+    int tile_rows;
+} hs_head_desc;
+
+size_t hs_head_scratch_bytes(hs_isa isa, int B, int H, int tile_rows);
+void hs_head_update(hs_isa isa, const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch);
+void hs_head_forward(hs_isa isa, const hs_head_desc *d, long f0, long f1, int accumulate, void *scratch);
 
 /// A spin-wait hint (x86 PAUSE): lets the other hardware thread run and saves power while a thread polls.
 static inline void hs_cpu_relax(void) {
