@@ -82,6 +82,7 @@ func benchNetwork() throws {
     let input = (0..<(batch * size * size * 3)).map { Float($0 % 251) / 255 }
     var output = [Float](repeating: 0, count: batch * net.outputShape.reduce(1, *))
     net.forward(input, batch: batch, into: &output)  // warm-up, allocates buffers
+    print(String(format: "parameters as planned: %.1f MB", Double(net.parameterBytes) / 1e6))
     var times: [Double] = []
     for _ in 0..<iterations {
         let t0 = now()
@@ -146,13 +147,16 @@ func benchEpoch() throws {
     try all.withUnsafeMutableBufferPointer { try fromCache.fill(indices: Array(0..<fromCache.count), into: $0.baseAddress!) }
     let inMemory = try InMemoryFeatures(features: all, featureCount: fromCache.featureCount, labels: fromCache.labels())
     let batch = option("--batch", 20), epochs = option("--epochs", 3)
+    let backend: HeadBackend = args.contains("--openblas") ? .openBLAS : .preferred
     for (name, source) in [("cache (f16 per batch)", fromCache as FeatureSource), ("in memory (f32)", inMemory)] {
         let head = try Head(config: HeadConfig(featureCount: source.featureCount, hidden: 1024), seed: 1)
-        let trainer = try HeadTrainer(head: head, options: TrainingOptions(epochs: epochs, batchSize: batch, seed: 1))
+        var options = TrainingOptions(epochs: epochs, batchSize: batch, seed: 1)
+        options.backend = backend
+        let trainer = try HeadTrainer(head: head, options: options)
         let history = try trainer.fit(train: source)
         let secs = history.epochs.map(\.seconds).sorted()
-        print(String(format: "epoch over %d × %d features from %@, batch %d: median %.2f s (best %.2f s) over %d epochs",
-                     source.count, source.featureCount, name, batch, secs[secs.count / 2], secs[0], epochs))
+        print(String(format: "epoch over %d × %d features from %@, batch %d, first layer on %@: median %.2f s (best %.2f s) over %d epochs",
+                     source.count, source.featureCount, name, batch, "\(backend)", secs[secs.count / 2], secs[0], epochs))
     }
 }
 
@@ -196,11 +200,38 @@ func runNetwork(_ weights: InceptionV3Weights, _ cut: CutLayer, _ input: [Float]
     return out
 }
 
+/// What the reading stage of `extract` costs per image on one thread, stage by stage, over `--dataset`
+/// (at most `--limit` images): read, SHA-256, decode, resize, preprocess.
+func benchDecode() throws {
+    guard let i = args.firstIndex(of: "--dataset"), i + 1 < args.count else { print("decode needs --dataset DIR"); return }
+    let items = Array(try Dataset.scan(root: URL(fileURLWithPath: args[i + 1]), validationSplit: 0).items.prefix(option("--limit", 400)))
+    var t = [Double](repeating: 0, count: 5)
+    var input = [Float](repeating: 0, count: 150 * 150 * 3)
+    for item in items {
+        var t0 = now()
+        let bytes = try ImageDecoder.readFile(item.url.path)
+        t[0] += now() - t0; t0 = now()
+        _ = bytes.withUnsafeBytes { SHA256Hasher.digest($0) }
+        t[1] += now() - t0; t0 = now()
+        let decoded = try ImageDecoder.decode(data: bytes, name: item.relativePath)
+        t[2] += now() - t0; t0 = now()
+        let resized = ImageResize.resize(decoded.image, height: 150, width: 150, method: .nearest)
+        t[3] += now() - t0; t0 = now()
+        input.withUnsafeMutableBufferPointer { ImagePreprocess.write(resized, mode: .rescale, into: $0, slot: 0) }
+        t[4] += now() - t0
+    }
+    let n = Double(max(items.count, 1))
+    let names = ["read", "SHA-256", "decode", "resize", "preprocess"]
+    print(String(format: "reading stage over %d images, one thread: %.2f ms/image (", items.count, t.reduce(0, +) / n * 1e3)
+          + zip(names, t).map { String(format: "%@ %.2f", $0, $1 / n * 1e3) }.joined(separator: ", ") + ")")
+}
+
 OpenBLASCore.adoptFeatureChoice()
 print(try backendLine())
 switch what {
 case "sgemm": try benchSGEMM()
 case "accuracy": try benchAccuracy()
+case "decode": try benchDecode()
 case "epoch": try benchEpoch()
 case "synth-cache": try synthCache()
 default: try benchNetwork()

@@ -14,6 +14,8 @@ public struct TrainingOptions: Equatable, Sendable {
     /// min_delta 0, no restoring). The monitor is val_loss when there is validation data, else loss.
     public var earlyStopPatience: Int?
     public var parallelism: Parallelism = .threads(2)
+    /// Which GEMMs run the first layer (headstart's kernels unless asked otherwise, for comparisons).
+    public var backend: HeadBackend = .preferred
     public var tileRows = 64
     /// Use the plain (unfused) step; for comparisons only.
     public var referenceStep = false
@@ -76,7 +78,7 @@ public final class HeadTrainer {
         self.head = head
         self.options = options
         stepper = HeadStepper(head: head, maxBatch: options.batchSize, optimizer: options.optimizer,
-                              parallelism: options.parallelism, tileRows: options.tileRows)
+                              parallelism: options.parallelism, tileRows: options.tileRows, backend: options.backend)
     }
 
     /// Runs `options.epochs` epochs (fewer if early stopping fires). After each epoch `onEpoch` gets its log;
