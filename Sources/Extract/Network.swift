@@ -57,6 +57,9 @@ public final class Network {
     /// Whether 3×3 and 5×5 stride-1 convolutions use Winograd (else the GEMM path, as every other one).
     public let winograd: Bool
 
+    /// Bytes of the planned parameters (packed and transformed kernels, biases): what a forward pass streams.
+    public var parameterBytes: Int { parameters.count * MemoryLayout<Float>.stride }
+
     /// What runs the convolutions, for summaries: "avx2 kernels, Winograd, 2 threads".
     public var kernelDescription: String {
         "\(instructionSet.rawValue) kernels, \(winograd ? "Winograd" : "no Winograd"), \(threads) thread\(threads == 1 ? "" : "s")"
@@ -422,21 +425,26 @@ public final class Network {
     @inline(__always)
     private func pointer(_ s: Storage) -> UnsafeMutablePointer<Float> { buffers[s.buffer]! + s.offset }
 
-    /// How a step's work is cut: `units` chunks of rows (or tiles) of `chunk` each, times `panelChunks` slices
-    /// of the output-channel panels. Rows first, while there are enough for every thread several times over
-    /// (each chunk then reads its rows once for all channels); otherwise the panels are split too, so both
-    /// cores work even on a 7×7 layer of one image.
-    private func partition(units: Int, granule: Int, panels: Int) -> (chunk: Int, chunks: Int, panelChunks: Int) {
-        let wanted = threads * 4
+    /// How a step's work is cut: rows (or Winograd tiles, lines) in chunks of `chunk`, times `panelChunks`
+    /// slices of the output-channel panels.
+    /// - Many rows (a batch): rows only, about four chunks per thread so a preempted thread holds nobody up.
+    /// - Few rows (one image): the output channels are split, so each thread reads only its share of the weights
+    ///   (at batch 1 the weights, not the arithmetic, are most of the memory traffic) — except where each panel
+    ///   slice would repeat work per slice (`sharedWork`: a Winograd input transform), which splits the rows
+    ///   first as long as every thread gets two register tiles of them.
+    private func partition(units: Int, granule: Int, panels: Int, sharedWork: Bool = false) -> (chunk: Int, chunks: Int, panelChunks: Int) {
         if threads == 1 { return (units, 1, 1) }
-        if units >= wanted * granule * 2 {
-            let chunk = ((units + wanted - 1) / wanted + granule - 1) / granule * granule
+        let wanted = threads * 4
+        func rows(_ n: Int) -> (Int, Int, Int) {
+            let chunk = ((units + n - 1) / n + granule - 1) / granule * granule
             return (chunk, (units + chunk - 1) / chunk, 1)
         }
-        let chunks = max(1, min(units / max(granule, 1) / 2, threads))
+        if units >= wanted * granule * 2 { return rows(wanted) }
+        if sharedWork && units >= threads * granule * 2 { return rows(threads * 2) }
+        if panels >= threads * 2 { return (units, 1, min(panels, threads * 2)) }
+        let chunks = max(1, min(units / max(granule, 1), threads))
         let chunk = (units + chunks - 1) / chunks
-        let panelChunks = max(1, min(panels, (wanted + chunks - 1) / chunks))
-        return (chunk, (units + chunk - 1) / chunk, panelChunks)
+        return (chunk, (units + chunk - 1) / chunk, max(1, min(panels, threads)))
     }
 
     private func run(_ step: Step, batch: Int) {
@@ -476,7 +484,7 @@ public final class Network {
             d.output = pointer(s.member.output)
             let lines = batch * hs_winograd1d_lines(&d)
             let panels = s.member.panels
-            let (chunk, chunks, panelChunks) = partition(units: lines, granule: 2, panels: panels)
+            let (chunk, chunks, panelChunks) = partition(units: lines, granule: 1, panels: panels, sharedWork: true)
             let isa = self.isa
             let scratch = self.scratch
             pool.parallelChunks(chunks * panelChunks) { thread, item in
@@ -492,7 +500,7 @@ public final class Network {
             d.output = pointer(s.member.output)
             let tiles = batch * hs_winograd_tiles(&d)
             let panels = s.member.panels
-            let (chunk, chunks, panelChunks) = partition(units: tiles, granule: instructionSet.blocking.mr, panels: panels)
+            let (chunk, chunks, panelChunks) = partition(units: tiles, granule: instructionSet.blocking.mr, panels: panels, sharedWork: true)
             let isa = self.isa
             let scratch = self.scratch
             pool.parallelChunks(chunks * panelChunks) { thread, item in
