@@ -35,6 +35,22 @@ _Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
 #define SPILL_ACC(r, v) vstore(tmp + r * NR + v * VL, ACC(r, v));
 #define SPILL_ROW(r) COLS(SPILL_ACC, r)
 
+/// The micro-kernel's loop: acc_r_v = Σ over pieces j and k < lens[j] of a_j[r][k] · b[k][v·VL ..< (v+1)·VL],
+/// b advancing NR floats per k (a packed panel). Expects npieces, lens, ptrs, b in scope.
+#define ACCUMULATE_PIECES                                                                   \
+    ROWS(DECLARE_ROW)                                                                       \
+    for (int j = 0; j < npieces; j++) {                                                     \
+        ROWS(POINT_ROW)                                                                     \
+        const int len = lens[j];                                                            \
+        _Pragma("clang loop unroll_count(2)")                                               \
+        for (int k = 0; k < len; k++) {                                                     \
+            V bv[NV];                                                                       \
+            for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);                         \
+            ROWS(FMA_ROW)                                                                   \
+            b += NR;                                                                        \
+        }                                                                                   \
+    }
+
 /// One MR × NR tile of C: acc = Σ over pieces j and k < lens[j] of a_j[r][k] · b[k][0..<NR], then stored:
 /// first K block: C = acc, later blocks: C += acc; after the last block, the epilogue (bias, ReLU).
 /// ptrs: (npieces, MR) row pointers, each at its piece's first element; b: the panel at the block's first k,
@@ -42,18 +58,7 @@ _Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
 __attribute__((noinline)) static void ukernel(int npieces, const int *lens, const float *const *ptrs, const float *b,
                                               float *c, long ldc, int first, int last, const float *bias, int relu,
                                               int mrows, int ncols, float *tmp) {
-    ROWS(DECLARE_ROW)
-    for (int j = 0; j < npieces; j++) {
-        ROWS(POINT_ROW)
-        const int len = lens[j];
-#pragma clang loop unroll_count(2)
-        for (int k = 0; k < len; k++) {
-            V bv[NV];
-            for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);
-            ROWS(FMA_ROW)
-            b += NR;
-        }
-    }
+    ACCUMULATE_PIECES
     if (mrows == MR && ncols == NR) {
         ROWS(STORE_ROW)
     } else {
@@ -91,18 +96,7 @@ __attribute__((noinline)) static void ukernel_rmsprop(int npieces, const int *le
                                                       const float *b, float *w, float *vel, long ldw, float *wpk,
                                                       float lr, float rho, float omr, float eps,
                                                       int mrows, int ncols, float *tmp) {
-    ROWS(DECLARE_ROW)
-    for (int j = 0; j < npieces; j++) {
-        ROWS(POINT_ROW)
-        const int len = lens[j];
-#pragma clang loop unroll_count(2)
-        for (int k = 0; k < len; k++) {
-            V bv[NV];
-            for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);
-            ROWS(FMA_ROW)
-            b += NR;
-        }
-    }
+    ACCUMULATE_PIECES
     if (mrows == MR && ncols == NR) {
         const V lr_ = vset1(lr), rho_ = vset1(rho), omr_ = vset1(omr), eps_ = vset1(eps);
         ROWS(RMS_ROW)
