@@ -447,23 +447,27 @@ public final class Network {
         return (chunk, (units + chunk - 1) / chunk, max(1, min(panels, threads)))
     }
 
+    /// Runs `body(thread, units u0..<u1, panels p0..<p1)` over the chunks `partition` cuts, on the pool.
+    private func split(units: Int, granule: Int, panels: Int, sharedWork: Bool = false,
+                       _ body: @escaping (_ thread: Int, _ u0: Int, _ u1: Int, _ p0: Int, _ p1: Int) -> Void) {
+        let (chunk, chunks, panelChunks) = partition(units: units, granule: granule, panels: panels, sharedWork: sharedWork)
+        pool.parallelChunks(chunks * panelChunks) { thread, item in
+            let uc = item / panelChunks, pc = item % panelChunks
+            let u0 = uc * chunk
+            body(thread, u0, min(units, u0 + chunk), pc * panels / panelChunks, (pc + 1) * panels / panelChunks)
+        }
+    }
+
     private func run(_ step: Step, batch: Int) {
+        let isa = self.isa, scratch = self.scratch, mr = instructionSet.blocking.mr
         switch step {
         case let .gemm(s):
             let g = s.geometry
-            let rows = batch * g.oh * g.ow
-            let totalPanels = s.panels
-            let (chunk, chunks, panelChunks) = partition(units: rows, granule: instructionSet.blocking.mr, panels: totalPanels)
             let input = pointer(s.input)
             let outputs = s.members.map { pointer($0.output) }
             let params = parameters.pointer
-            let isa = self.isa
-            let scratch = self.scratch
-            pool.parallelChunks(chunks * panelChunks) { thread, item in
-                let rc = item / panelChunks, pc = item % panelChunks
-                let r0 = rc * chunk, r1 = min(rows, r0 + chunk)
-                let q0 = pc * totalPanels / panelChunks, q1 = (pc + 1) * totalPanels / panelChunks
-                var first = 0
+            split(units: batch * g.oh * g.ow, granule: mr, panels: s.panels) { thread, r0, r1, q0, q1 in
+                var first = 0  // the members' panels side by side: member m owns [first, first + panels)
                 for (m, member) in s.members.enumerated() {
                     let p0 = max(q0, first) - first, p1 = min(q1, first + member.panels) - first
                     first += member.panels
@@ -482,44 +486,26 @@ public final class Network {
             var d = winograd1DDescriptor(s)
             d.input = UnsafePointer(pointer(s.input))
             d.output = pointer(s.member.output)
-            let lines = batch * hs_winograd1d_lines(&d)
-            let panels = s.member.panels
-            let (chunk, chunks, panelChunks) = partition(units: lines, granule: 1, panels: panels, sharedWork: true)
-            let isa = self.isa
-            let scratch = self.scratch
-            pool.parallelChunks(chunks * panelChunks) { thread, item in
+            split(units: batch * hs_winograd1d_lines(&d), granule: 1, panels: s.member.panels, sharedWork: true) { thread, l0, l1, p0, p1 in
                 var desc = d
-                let lc = item / panelChunks, pc = item % panelChunks
-                let l0 = lc * chunk, l1 = min(lines, l0 + chunk)
-                let p0 = pc * panels / panelChunks, p1 = (pc + 1) * panels / panelChunks
                 hs_winograd1d_forward(isa, &desc, l0, l1, Int32(p0), Int32(p1), scratch[thread])
             }
         case let .winograd(s):
             var d = winogradDescriptor(s)
             d.input = UnsafePointer(pointer(s.input))
             d.output = pointer(s.member.output)
-            let tiles = batch * hs_winograd_tiles(&d)
-            let panels = s.member.panels
-            let (chunk, chunks, panelChunks) = partition(units: tiles, granule: instructionSet.blocking.mr, panels: panels, sharedWork: true)
-            let isa = self.isa
-            let scratch = self.scratch
-            pool.parallelChunks(chunks * panelChunks) { thread, item in
+            split(units: batch * hs_winograd_tiles(&d), granule: mr, panels: s.member.panels, sharedWork: true) { thread, t0, t1, p0, p1 in
                 var desc = d
-                let tc = item / panelChunks, pc = item % panelChunks
-                let t0 = tc * chunk, t1 = min(tiles, t0 + chunk)
-                let p0 = pc * panels / panelChunks, p1 = (pc + 1) * panels / panelChunks
                 hs_winograd_forward(isa, &desc, t0, t1, Int32(p0), Int32(p1), scratch[thread])
             }
         case let .maxPool(input, output, c, h, w, oh, ow):
             let inp = UnsafePointer(pointer(input)), out = pointer(output)
-            let isa = self.isa
             pool.parallelFor(batch * oh, chunk: max(1, (batch * oh + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
                 hs_maxpool3x3s2(isa, out, output.stride, inp, input.stride, Int32(c), Int32(h), Int32(w), Int32(oh), Int32(ow), l0, l1)
             }
         case let .avgPool(input, output, c, h, w, bias):
             let inp = UnsafePointer(pointer(input)), out = pointer(output)
             let b = bias.map { UnsafePointer(parameters.pointer + $0) }
-            let isa = self.isa
             pool.parallelFor(batch * h, chunk: max(1, (batch * h + 2 * threads - 1) / (2 * threads))) { _, l0, l1 in
                 hs_avgpool3x3same(isa, out, output.stride, inp, input.stride, Int32(c), Int32(h), Int32(w), b, l0, l1)
             }
