@@ -65,91 +65,74 @@ final class ConvolutionKernelTests: XCTestCase {
 
     static let sentinel: Float = 12345
 
-    /// Runs the layer through the indirect-GEMM convolution, rows and panels split as `splits` says.
-    func gemmPath(_ l: Layer, _ isa: InstructionSet, splits: [(rows: Range<Int>, panels: Range<Int>)]? = nil) -> [Float] {
-        let k = l.kh * l.kw * l.cin
-        var packed = [Float](repeating: 0, count: hs_packed_floats(isa.c, Int32(k), Int32(l.cout)))
-        hs_pack_b(isa.c, &packed, l.kernel, l.cout, 0, Int32(k), Int32(l.cout))
+    /// The layer's kernel packed by `pack` into `count` floats, then `body(input, packed, bias, output)` on a
+    /// sentinel-filled output (n, oh, ow, outStride), which is returned.
+    func run(_ l: Layer, packedCount count: Int, pack: (UnsafeMutablePointer<Float>) -> Void,
+             _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+        var packed = [Float](repeating: 0, count: count)
+        packed.withUnsafeMutableBufferPointer { pack($0.baseAddress!) }
         var out = [Float](repeating: Self.sentinel, count: l.n * l.oh * l.ow * l.outStride)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_conv_scratch_bytes(isa.c, Int32(l.kh), Int32(l.kw), Int32(l.cin)), alignment: 64)
-        defer { scratch.deallocate() }
-        let rows = l.n * l.oh * l.ow, panels = (l.cout + isa.blocking.nr - 1) / isa.blocking.nr
         l.input.withUnsafeBufferPointer { inp in
             packed.withUnsafeBufferPointer { pk in
                 l.bias.withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { o in
-                        var d = hs_conv_desc(
-                            input: inp.baseAddress, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
-                            kh: Int32(l.kh), kw: Int32(l.kw), stride: Int32(l.stride), pad_top: Int32(l.padTop),
-                            pad_left: Int32(l.padLeft), oh: Int32(l.oh), ow: Int32(l.ow), packed: pk.baseAddress,
-                            n: Int32(l.cout), epilogue: hs_epilogue(bias: b.baseAddress, relu: 1),
-                            output: o.baseAddress, out_stride: l.outStride)
-                        for s in splits ?? [(0..<rows, 0..<panels)] {
-                            hs_conv_forward(isa.c, &d, s.rows.lowerBound, s.rows.upperBound,
-                                            Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
-                        }
-                    }
+                    out.withUnsafeMutableBufferPointer { o in body(inp.baseAddress!, pk.baseAddress!, b.baseAddress!, o.baseAddress!) }
                 }
             }
         }
         return out
     }
 
-    /// Runs a k×k layer through 2D Winograd, tiles and panels split as `splits` says.
-    func winogradPath(_ l: Layer, _ isa: InstructionSet, splits: [(tiles: Range<Int>, panels: Range<Int>)]? = nil) -> [Float] {
-        var packed = [Float](repeating: 0, count: 36 * hs_packed_floats(isa.c, Int32(l.cin), Int32(l.cout)))
-        hs_winograd_pack_kernel(isa.c, &packed, l.kernel, Int32(l.kh), Int32(l.cin), Int32(l.cout))
-        var out = [Float](repeating: Self.sentinel, count: l.n * l.oh * l.ow * l.outStride)
-        l.input.withUnsafeBufferPointer { inp in
-            packed.withUnsafeBufferPointer { pk in
-                l.bias.withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { o in
-                        var d = hs_winograd_desc(
-                            input: inp.baseAddress, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
-                            r: Int32(l.kh), pad_top: Int32(l.padTop), pad_left: Int32(l.padLeft), oh: Int32(l.oh), ow: Int32(l.ow),
-                            packed_u: pk.baseAddress, n: Int32(l.cout), epilogue: hs_epilogue(bias: b.baseAddress, relu: 1),
-                            output: o.baseAddress, out_stride: l.outStride)
-                        let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_winograd_scratch_bytes(isa.c, &d), alignment: 64)
-                        defer { scratch.deallocate() }
-                        let tiles = l.n * hs_winograd_tiles(&d), panels = (l.cout + isa.blocking.nr - 1) / isa.blocking.nr
-                        for s in splits ?? [(0..<tiles, 0..<panels)] {
-                            hs_winograd_forward(isa.c, &d, s.tiles.lowerBound, s.tiles.upperBound,
-                                                Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
-                        }
-                    }
-                }
+    func panels(_ l: Layer, _ isa: InstructionSet) -> Int { (l.cout + isa.blocking.nr - 1) / isa.blocking.nr }
+
+    /// Runs the layer through the indirect-GEMM convolution, rows and panels split as `splits` says.
+    func gemmPath(_ l: Layer, _ isa: InstructionSet, splits: [(rows: Range<Int>, panels: Range<Int>)]? = nil) -> [Float] {
+        let k = l.kh * l.kw * l.cin
+        return run(l, packedCount: hs_packed_floats(isa.c, Int32(k), Int32(l.cout)),
+                   pack: { hs_pack_b(isa.c, $0, l.kernel, l.cout, 0, Int32(k), Int32(l.cout)) }) { inp, pk, b, o in
+            var d = hs_conv_desc(
+                input: inp, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
+                kh: Int32(l.kh), kw: Int32(l.kw), stride: Int32(l.stride), pad_top: Int32(l.padTop),
+                pad_left: Int32(l.padLeft), oh: Int32(l.oh), ow: Int32(l.ow), packed: pk,
+                n: Int32(l.cout), epilogue: hs_epilogue(bias: b, relu: 1), output: o, out_stride: l.outStride)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_conv_scratch_bytes(isa.c, Int32(l.kh), Int32(l.kw), Int32(l.cin)), alignment: 64)
+            defer { scratch.deallocate() }
+            for s in splits ?? [(0..<(l.n * l.oh * l.ow), 0..<panels(l, isa))] {
+                hs_conv_forward(isa.c, &d, s.rows.lowerBound, s.rows.upperBound, Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
             }
         }
-        return out
+    }
+
+    /// Runs a k×k layer through 2D Winograd, tiles and panels split as `splits` says.
+    func winogradPath(_ l: Layer, _ isa: InstructionSet, splits: [(tiles: Range<Int>, panels: Range<Int>)]? = nil) -> [Float] {
+        run(l, packedCount: 36 * hs_packed_floats(isa.c, Int32(l.cin), Int32(l.cout)),
+            pack: { hs_winograd_pack_kernel(isa.c, $0, l.kernel, Int32(l.kh), Int32(l.cin), Int32(l.cout)) }) { inp, pk, b, o in
+            var d = hs_winograd_desc(
+                input: inp, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
+                r: Int32(l.kh), pad_top: Int32(l.padTop), pad_left: Int32(l.padLeft), oh: Int32(l.oh), ow: Int32(l.ow),
+                packed_u: pk, n: Int32(l.cout), epilogue: hs_epilogue(bias: b, relu: 1), output: o, out_stride: l.outStride)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_winograd_scratch_bytes(isa.c, &d), alignment: 64)
+            defer { scratch.deallocate() }
+            for s in splits ?? [(0..<(l.n * hs_winograd_tiles(&d)), 0..<panels(l, isa))] {
+                hs_winograd_forward(isa.c, &d, s.tiles.lowerBound, s.tiles.upperBound, Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
+            }
+        }
     }
 
     /// Runs a 1×k or k×1 'same' layer through one-dimensional Winograd, lines and panels split as `splits` says.
     func winograd1DPath(_ l: Layer, _ isa: InstructionSet, splits: [(lines: Range<Int>, panels: Range<Int>)]? = nil) -> [Float] {
         let taps = max(l.kh, l.kw)
-        var packed = [Float](repeating: 0, count: hs_winograd1d_packed_floats(isa.c, Int32(taps), Int32(l.cin), Int32(l.cout)))
-        hs_winograd1d_pack_kernel(isa.c, &packed, l.kernel, Int32(taps), Int32(l.cin), Int32(l.cout))
-        var out = [Float](repeating: Self.sentinel, count: l.n * l.oh * l.ow * l.outStride)
-        l.input.withUnsafeBufferPointer { inp in
-            packed.withUnsafeBufferPointer { pk in
-                l.bias.withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { o in
-                        var d = hs_winograd1d_desc(
-                            input: inp.baseAddress, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
-                            axis: l.kh == 1 ? 0 : 1, k: Int32(taps), pad: Int32(l.kh == 1 ? l.padLeft : l.padTop),
-                            packed_u: pk.baseAddress, n: Int32(l.cout), epilogue: hs_epilogue(bias: b.baseAddress, relu: 1),
-                            output: o.baseAddress, out_stride: l.outStride)
-                        let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_winograd1d_scratch_bytes(isa.c, &d), alignment: 64)
-                        defer { scratch.deallocate() }
-                        let lines = l.n * hs_winograd1d_lines(&d), panels = (l.cout + isa.blocking.nr - 1) / isa.blocking.nr
-                        for s in splits ?? [(0..<lines, 0..<panels)] {
-                            hs_winograd1d_forward(isa.c, &d, s.lines.lowerBound, s.lines.upperBound,
-                                                  Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
-                        }
-                    }
-                }
+        return run(l, packedCount: hs_winograd1d_packed_floats(isa.c, Int32(taps), Int32(l.cin), Int32(l.cout)),
+                   pack: { hs_winograd1d_pack_kernel(isa.c, $0, l.kernel, Int32(taps), Int32(l.cin), Int32(l.cout)) }) { inp, pk, b, o in
+            var d = hs_winograd1d_desc(
+                input: inp, in_stride: l.inStride, h: Int32(l.h), w: Int32(l.w), cin: Int32(l.cin),
+                axis: l.kh == 1 ? 0 : 1, k: Int32(taps), pad: Int32(l.kh == 1 ? l.padLeft : l.padTop),
+                packed_u: pk, n: Int32(l.cout), epilogue: hs_epilogue(bias: b, relu: 1), output: o, out_stride: l.outStride)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: hs_winograd1d_scratch_bytes(isa.c, &d), alignment: 64)
+            defer { scratch.deallocate() }
+            for s in splits ?? [(0..<(l.n * hs_winograd1d_lines(&d)), 0..<panels(l, isa))] {
+                hs_winograd1d_forward(isa.c, &d, s.lines.lowerBound, s.lines.upperBound, Int32(s.panels.lowerBound), Int32(s.panels.upperBound), scratch)
             }
         }
-        return out
     }
 
     /// Output slack channels (the concatenation's other slices) keep what they held.
