@@ -289,17 +289,7 @@ static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, 
 #define WSUB(a, b) vsub(a, b)
 #define WMAX(a, b) vmax(a, b)
 #define WFMA(a, b, c) vfma(a, b, c)
-#include "winograd_transforms.h"
-#undef WT
-#undef WSUFFIX
-#undef WLOAD
-#undef WSTORE
-#undef WSET1
-#undef WZERO
-#undef WADD
-#undef WSUB
-#undef WMAX
-#undef WFMA
+#include "winograd_transforms.h"  // undefines the W* parameters
 
 #define WT float
 #define WSUFFIX _s
@@ -311,17 +301,7 @@ static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, 
 #define WSUB(a, b) ((a) - (b))
 #define WMAX(a, b) ((a) > (b) ? (a) : (b))
 #define WFMA(a, b, c) ((a) * (b) + (c))
-#include "winograd_transforms.h"
-#undef WT
-#undef WSUFFIX
-#undef WLOAD
-#undef WSTORE
-#undef WSET1
-#undef WZERO
-#undef WADD
-#undef WSUB
-#undef WMAX
-#undef WFMA
+#include "winograd_transforms.h"  // undefines the W* parameters
 
 /// Transforms the input of tiles t0 ..< t0 + nt: V[pt][i][c] = (Bᵀ d_i B)[pt] for every channel.
 static void winograd_input(const hs_winograd_desc *d, int m, long t0, int nt, float *V, int T) {

@@ -126,3 +126,13 @@ static inline void WNAME(output_line_tile)(const hs_winograd1d_desc *d, int m, c
 #undef WNAME
 #undef WCAT
 #undef WCAT2
+#undef WT
+#undef WSUFFIX
+#undef WLOAD
+#undef WSTORE
+#undef WSET1
+#undef WZERO
+#undef WADD
+#undef WSUB
+#undef WMAX
+#undef WFMA
