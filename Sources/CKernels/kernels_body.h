@@ -5,6 +5,7 @@
 // No function here allocates: callers pass scratch sized by the hs_*_scratch_bytes functions.
 
 #include <math.h>
+#include <string.h>
 
 #define NV (NR / VL)
 
@@ -36,7 +37,9 @@ _Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
 #define SPILL_ROW(r) COLS(SPILL_ACC, r)
 
 /// The micro-kernel's loop: acc_r_v = Σ over pieces j and k < lens[j] of a_j[r][k] · b[k][v·VL ..< (v+1)·VL],
-/// b advancing NR floats per k (a packed panel). Expects npieces, lens, ptrs, b in scope.
+/// b advancing NR floats per k (a packed panel). Expects npieces, lens, ptrs, b, pf in scope: pf advances with
+/// b and is prefetched (the next panel's weights, while the first row group of this one runs: at batch 1 the
+/// weights come from memory and would otherwise stall every panel's first micro-kernel).
 #define ACCUMULATE_PIECES                                                                   \
     ROWS(DECLARE_ROW)                                                                       \
     for (int j = 0; j < npieces; j++) {                                                     \
@@ -46,8 +49,10 @@ _Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
         for (int k = 0; k < len; k++) {                                                     \
             V bv[NV];                                                                       \
             for (int v = 0; v < NV; v++) bv[v] = vload(b + v * VL);                         \
+            for (int l = 0; l < NR; l += 16) __builtin_prefetch(pf + l, 0, 3);              \
             ROWS(FMA_ROW)                                                                   \
             b += NR;                                                                        \
+            pf += NR;                                                                       \
         }                                                                                   \
     }
 
@@ -55,9 +60,10 @@ _Static_assert(KC <= 1024, "KC must not exceed the zero buffer");
 /// first K block: C = acc, later blocks: C += acc; after the last block, the epilogue (bias, ReLU).
 /// ptrs: (npieces, MR) row pointers, each at its piece's first element; b: the panel at the block's first k,
 /// NR floats per k; c: the tile's first element, rows ldc apart; only mrows × ncols of it are written.
+/// pf: what to prefetch as the loop goes (see ACCUMULATE_PIECES), or b itself.
 __attribute__((noinline)) static void ukernel(int npieces, const int *lens, const float *const *ptrs, const float *b,
-                                              float *c, long ldc, int first, int last, const float *bias, int relu,
-                                              int mrows, int ncols, float *tmp) {
+                                              const float *pf, float *c, long ldc, int first, int last,
+                                              const float *bias, int relu, int mrows, int ncols, float *tmp) {
     ACCUMULATE_PIECES
     if (mrows == MR && ncols == NR) {
         ROWS(STORE_ROW)
@@ -93,7 +99,7 @@ __attribute__((noinline)) static void ukernel(int npieces, const int *lens, cons
 #define RMS_ROW(r) COLS(RMS_ACC, r)
 
 __attribute__((noinline)) static void ukernel_rmsprop(int npieces, const int *lens, const float *const *ptrs,
-                                                      const float *b, float *w, float *vel, long ldw, float *wpk,
+                                                      const float *b, const float *pf, float *w, float *vel, long ldw, float *wpk,
                                                       float lr, float rho, float omr, float eps,
                                                       int mrows, int ncols, float *tmp) {
     ACCUMULATE_PIECES
@@ -197,14 +203,24 @@ static void conv_core(const hs_conv_desc *d, long row0, long row1, int p0, int p
         const int mc = (int)(row1 - m0 < MC ? row1 - m0 : MC);
         const int groups = (mc + MR - 1) / MR;
         if (gather) {
+            // A kernel row of a dense input (in_stride == cin) lying inside the image is kw·cin contiguous floats.
+            const int dense = d->in_stride == d->cin, span = d->kw * d->cin;
             for (int row = 0; row < mc; row++) {
                 const rowpos pos = row_position(d, m0 + row);
                 float *dst = rows + (size_t)row * K;
-                for (int dy = 0; dy < d->kh; dy++)
+                const int inside_x = pos.ix0 >= 0 && pos.ix0 + d->kw <= d->w;
+                for (int dy = 0; dy < d->kh; dy++) {
+                    const int iy = pos.iy0 + dy;
+                    if (dense && inside_x && iy >= 0 && iy < d->h) {
+                        memcpy(dst, cell_source(d, pos, dy, 0, 0), (size_t)span * sizeof(float));
+                        dst += span;
+                        continue;
+                    }
                     for (int dx = 0; dx < d->kw; dx++) {
                         const float *src = cell_source(d, pos, dy, dx, 0);
                         for (int ci = 0; ci < d->cin; ci++) *dst++ = src[ci];
                     }
+                }
             }
         }
         int koff = 0;
@@ -236,9 +252,10 @@ static void conv_core(const hs_conv_desc *d, long row0, long row1, int p0, int p
                 const float *b = d->packed + (size_t)p * K * NR + (size_t)koff * NR;
                 const int ncols = d->n - p * NR < NR ? d->n - p * NR : NR;
                 const float *bias = d->epilogue.bias ? d->epilogue.bias + p * NR : NULL;
+                const float *next = p + 1 < p1 ? b + (size_t)K * NR : b;  // the next panel, same K block
                 for (int g = 0; g < groups; g++) {
                     const int mrows = mc - g * MR < MR ? mc - g * MR : MR;
-                    ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b,
+                    ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b, g == 0 ? next : b,
                             d->output + (m0 + g * MR) * d->out_stride + p * NR, d->out_stride,
                             first, last, bias, d->epilogue.relu, mrows, ncols, tmp);
                 }
@@ -373,9 +390,10 @@ static void transformed_gemm(const float *V, int rows, int cin, const float *U, 
         for (int p = p0; p < p1; p++) {
             const float *b = U + (size_t)p * cin * NR + (size_t)koff * NR;
             const int ncols = n - p * NR < NR ? n - p * NR : NR;
+            const float *next = p + 1 < p1 ? b + (size_t)cin * NR : b;
             for (int g = 0; g < groups; g++) {
                 const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
-                ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b, out + (size_t)g * MR * n + p * NR, n,
+                ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b, g == 0 ? next : b, out + (size_t)g * MR * n + p * NR, n,
                         j0 == 0, j1 == kc.parts, NULL, 0, mrows, ncols, tmp);
             }
         }
@@ -651,7 +669,7 @@ static void FN(head_update_rows)(const hs_head_desc *d, long f0, long f1, int ac
             for (int g = 0; g < groups; g++) {
                 const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
                 const long row = r0 + g * MR;
-                ukernel_rmsprop(kc.parts, s.lens, s.ptrs + (size_t)g * kc.parts * MR, b,
+                ukernel_rmsprop(kc.parts, s.lens, s.ptrs + (size_t)g * kc.parts * MR, b, b,
                                 d->w1 + row * d->ldw + p * NR, d->v1 + row * d->ldw + p * NR, d->ldw,
                                 s.wpk + (size_t)p * rows * NR + (size_t)g * MR * NR,
                                 d->lr, d->rho, d->one_minus_rho, d->eps, mrows, ncols, s.tmp);
