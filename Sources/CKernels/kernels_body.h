@@ -187,81 +187,114 @@ static inline const float *cell_source(const hs_conv_desc *d, rowpos p, int dy, 
 /// spend its time starting pieces rather than multiplying.
 #define GATHER_BELOW 16
 
-static inline int gathers(const hs_conv_desc *d) { return d->cin < GATHER_BELOW && d->kh * d->kw * d->cin <= KC; }
+
+/// How a convolution's K is cut and where its scratch goes (the same arithmetic sizes the scratch).
+typedef struct {
+    int gather;      // receptive fields gathered into scratch rows first (few input channels)
+    kcut kc;
+    int K, npieces;
+} conv_plan;
+
+static conv_plan plan_conv(int kh, int kw, int cin) {
+    conv_plan c;
+    c.gather = cin < GATHER_BELOW && kh * kw * cin <= KC;
+    c.kc = c.gather ? cut_k(1, kh * kw * cin) : cut_k(kh * kw, cin);
+    c.K = kh * kw * cin;
+    c.npieces = c.kc.segments * c.kc.parts;
+    return c;
+}
+
+/// Fills ptrs[(g · npieces + j) · MR + r] with where row g·MR + r of the block reads piece j (zeros past mc).
+static void point_rows(const hs_conv_desc *d, const conv_plan *c, long m0, int mc, int groups, const float **ptrs,
+                       const float *rows) {
+    const int np = c->npieces;
+    for (int row = 0; row < groups * MR; row++) {
+        const float **dst = ptrs + (size_t)(row / MR) * np * MR + row % MR;
+        if (row >= mc) {
+            for (int j = 0; j < np; j++) dst[j * MR] = zeros;
+        } else if (c->gather) {
+            for (int j = 0; j < np; j++) dst[j * MR] = rows + (size_t)row * c->K + (size_t)j * c->kc.partlen;
+        } else {
+            const rowpos pos = row_position(d, m0 + row);
+            for (int j = 0; j < np; j++) {
+                const int seg = j / c->kc.parts, dy = seg / d->kw, dx = seg - dy * d->kw;
+                dst[j * MR] = cell_source(d, pos, dy, dx, (j - seg * c->kc.parts) * c->kc.partlen);
+            }
+        }
+    }
+}
+
+/// Gathers the receptive fields of rows m0 ..< m0 + mc into rows (mc, K).
+static void gather_rows(const hs_conv_desc *d, const conv_plan *c, long m0, int mc, float *rows) {
+    // A kernel row of a dense input (in_stride == cin) lying inside the image is kw·cin contiguous floats.
+    const int dense = d->in_stride == d->cin, span = d->kw * d->cin;
+    for (int row = 0; row < mc; row++) {
+        const rowpos pos = row_position(d, m0 + row);
+        float *dst = rows + (size_t)row * c->K;
+        const int inside_x = pos.ix0 >= 0 && pos.ix0 + d->kw <= d->w;
+        for (int dy = 0; dy < d->kh; dy++) {
+            const int iy = pos.iy0 + dy;
+            if (dense && inside_x && iy >= 0 && iy < d->h) {
+                memcpy(dst, cell_source(d, pos, dy, 0, 0), (size_t)span * sizeof(float));
+                dst += span;
+                continue;
+            }
+            for (int dx = 0; dx < d->kw; dx++) {
+                const float *src = cell_source(d, pos, dy, dx, 0);
+                for (int ci = 0; ci < d->cin; ci++) *dst++ = src[ci];
+            }
+        }
+    }
+}
 
 /// The convolution driver; with `accumulate`, the first K block adds to C instead of overwriting it.
+/// Rows go in blocks of MC; within a block, K in blocks of at most KC (pieces grouped by block_end). With
+/// several row blocks, K blocks are the outer loop, so a block of rows stays in cache across all panels; with
+/// one (a single image), panels are, so each panel's weights stream from memory in one sequential run.
 static void conv_core(const hs_conv_desc *d, long row0, long row1, int p0, int p1, void *scratch, int accumulate) {
-    const int gather = gathers(d);
-    const kcut kc = gather ? cut_k(1, d->kh * d->kw * d->cin) : cut_k(d->kh * d->kw, d->cin);
-    const int K = d->kh * d->kw * d->cin;
-    const int npieces = kc.segments * kc.parts;
-    const float **ptrs = (const float **)scratch;                            // (MC/MR groups, pieces, MR)
-    int *lens = (int *)(ptrs + (size_t)MC * max_block_pieces(kc.segments));  // (pieces in block)
-    float *tmp = (float *)(((uintptr_t)(lens + max_block_pieces(kc.segments)) + 63) & ~(uintptr_t)63);
+    const conv_plan c = plan_conv(d->kh, d->kw, d->cin);
+    const int np = c.npieces;
+    const float **ptrs = (const float **)scratch;                        // (MC/MR groups, pieces, MR)
+    int *lens = (int *)(ptrs + (size_t)MC * np);                         // (pieces)
+    int *block_start = lens + np, *block_koff = block_start + np + 1;    // (blocks + 1) each
+    float *tmp = (float *)(((uintptr_t)(block_koff + np + 1) + 63) & ~(uintptr_t)63);
     float *rows = tmp + MR * NR;  // (MC, K) gathered receptive fields, when gathering
+    int blocks = 0;
+    for (int j = 0, koff = 0; j < np; blocks++) {
+        int blen;
+        block_start[blocks] = j;
+        block_koff[blocks] = koff;
+        j = block_end(&c.kc, j, &blen);
+        koff += blen;
+    }
+    block_start[blocks] = np;
+    for (int j = 0; j < np; j++) lens[j] = piece_len(&c.kc, j);
+    const int stream_panels = row1 - row0 <= MC;
     for (long m0 = row0; m0 < row1; m0 += MC) {
         const int mc = (int)(row1 - m0 < MC ? row1 - m0 : MC);
         const int groups = (mc + MR - 1) / MR;
-        if (gather) {
-            // A kernel row of a dense input (in_stride == cin) lying inside the image is kw·cin contiguous floats.
-            const int dense = d->in_stride == d->cin, span = d->kw * d->cin;
-            for (int row = 0; row < mc; row++) {
-                const rowpos pos = row_position(d, m0 + row);
-                float *dst = rows + (size_t)row * K;
-                const int inside_x = pos.ix0 >= 0 && pos.ix0 + d->kw <= d->w;
-                for (int dy = 0; dy < d->kh; dy++) {
-                    const int iy = pos.iy0 + dy;
-                    if (dense && inside_x && iy >= 0 && iy < d->h) {
-                        memcpy(dst, cell_source(d, pos, dy, 0, 0), (size_t)span * sizeof(float));
-                        dst += span;
-                        continue;
-                    }
-                    for (int dx = 0; dx < d->kw; dx++) {
-                        const float *src = cell_source(d, pos, dy, dx, 0);
-                        for (int ci = 0; ci < d->cin; ci++) *dst++ = src[ci];
-                    }
-                }
-            }
-        }
-        int koff = 0;
-        for (int j0 = 0; j0 < npieces;) {
-            int blen;
-            const int j1 = block_end(&kc, j0, &blen);
-            const int bp = j1 - j0;
-            int cell_dy[MAX_BLOCK_PIECES], cell_dx[MAX_BLOCK_PIECES], cell_off[MAX_BLOCK_PIECES];  // each piece's cell, channel offset
-            for (int j = j0; j < j1; j++) {
-                lens[j - j0] = piece_len(&kc, j);
-                const int seg = j / kc.parts;
-                cell_dy[j - j0] = seg / d->kw;
-                cell_dx[j - j0] = seg - cell_dy[j - j0] * d->kw;
-                cell_off[j - j0] = (j - seg * kc.parts) * kc.partlen;
-            }
-            for (int row = 0; row < groups * MR; row++) {
-                const float **dst = ptrs + (size_t)(row / MR) * bp * MR + row % MR;
-                if (row >= mc) {
-                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = zeros;
-                } else if (gather) {
-                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = rows + (size_t)row * K + (size_t)(j0 + jj) * kc.partlen;
-                } else {
-                    const rowpos pos = row_position(d, m0 + row);
-                    for (int jj = 0; jj < bp; jj++) dst[jj * MR] = cell_source(d, pos, cell_dy[jj], cell_dx[jj], cell_off[jj]);
-                }
-            }
-            const int first = j0 == 0 && !accumulate, last = j1 == npieces;
-            for (int p = p0; p < p1; p++) {
-                const float *b = d->packed + (size_t)p * K * NR + (size_t)koff * NR;
+        if (c.gather) gather_rows(d, &c, m0, mc, rows);
+        point_rows(d, &c, m0, mc, groups, ptrs, rows);
+        const int outer = stream_panels ? p1 - p0 : blocks, inner = stream_panels ? blocks : p1 - p0;
+        for (int o = 0; o < outer; o++) {
+            for (int i = 0; i < inner; i++) {
+                const int p = p0 + (stream_panels ? o : i), kb = stream_panels ? i : o;
+                const int j0 = block_start[kb], bp = block_start[kb + 1] - j0;
+                const float *panel = d->packed + (size_t)p * c.K * NR;
+                const float *b = panel + (size_t)block_koff[kb] * NR;
+                // Prefetched during the first row group: what the loop reads next from memory.
+                const float *next = stream_panels ? (kb + 1 < blocks ? panel + (size_t)block_koff[kb + 1] * NR : b)
+                                                  : (p + 1 < p1 ? b + (size_t)c.K * NR : b);
+                const int first = kb == 0 && !accumulate, last = kb == blocks - 1;
                 const int ncols = d->n - p * NR < NR ? d->n - p * NR : NR;
                 const float *bias = d->epilogue.bias ? d->epilogue.bias + p * NR : NULL;
-                const float *next = p + 1 < p1 ? b + (size_t)K * NR : b;  // the next panel, same K block
                 for (int g = 0; g < groups; g++) {
                     const int mrows = mc - g * MR < MR ? mc - g * MR : MR;
-                    ukernel(bp, lens, ptrs + (size_t)g * bp * MR, b, g == 0 ? next : b,
+                    ukernel(bp, lens + j0, ptrs + ((size_t)g * np + j0) * MR, b, g == 0 ? next : b,
                             d->output + (m0 + g * MR) * d->out_stride + p * NR, d->out_stride,
                             first, last, bias, d->epilogue.relu, mrows, ncols, tmp);
                 }
             }
-            koff += blen;
-            j0 = j1;
         }
     }
 }
@@ -272,10 +305,15 @@ static void FN(conv_forward)(const hs_conv_desc *d, long row0, long row1, int p0
 
 /// Scratch for a convolution of kernel kh × kw and at most `cin` input channels (any fewer fit too).
 static size_t FN(conv_scratch_bytes)(int kh, int kw, int cin) {
-    const size_t pieces = (size_t)max_block_pieces(kh * kw);
-    const size_t gathered = (size_t)MC * kh * kw * (cin < GATHER_BELOW ? cin : GATHER_BELOW - 1) * sizeof(float);
-    return (size_t)MC * pieces * sizeof(float *) + pieces * sizeof(int) + 64 + (size_t)MR * NR * sizeof(float)
-        + gathered;
+    size_t most = 0;  // the largest layout over every channel count up to cin (pieces grow with cin)
+    for (int c = 1; c <= cin; c = c < GATHER_BELOW ? c + 1 : (c == cin ? cin + 1 : cin)) {
+        const conv_plan p = plan_conv(kh, kw, c);
+        const size_t np = (size_t)p.npieces;
+        const size_t bytes = (size_t)MC * np * sizeof(float *) + (3 * np + 2) * sizeof(int) + 64
+            + (size_t)MR * NR * sizeof(float) + (p.gather ? (size_t)MC * p.K * sizeof(float) : 0);
+        if (bytes > most) most = bytes;
+    }
+    return most;
 }
 
 /// C (+)= A · B (packed): a plain GEMM is the 1×1 convolution of a 1 × row1 "image" whose pixels are A's rows.

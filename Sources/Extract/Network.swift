@@ -486,7 +486,7 @@ public final class Network {
             var d = winograd1DDescriptor(s)
             d.input = UnsafePointer(pointer(s.input))
             d.output = pointer(s.member.output)
-            split(units: batch * hs_winograd1d_lines(&d), granule: 1, panels: s.member.panels, sharedWork: true) { thread, l0, l1, p0, p1 in
+            split(units: batch * hs_winograd1d_lines(&d), granule: 1, panels: s.member.panels) { thread, l0, l1, p0, p1 in
                 var desc = d
                 hs_winograd1d_forward(isa, &desc, l0, l1, Int32(p0), Int32(p1), scratch[thread])
             }
