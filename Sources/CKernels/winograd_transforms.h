@@ -41,13 +41,18 @@ static inline void WNAME(at6)(const WT s[6], WT o[4], int m) {
 static inline void WNAME(input_tile)(const hs_winograd_desc *d, long img, int iy0, int ix0, int c,
                                      float *dst, size_t ptstride) {
     WT x[6][6], t[6][6];
-    for (int y = 0; y < 6; y++) {
-        const int iy = iy0 + y;
-        for (int xx = 0; xx < 6; xx++) {
-            const int ix = ix0 + xx;
-            x[y][xx] = (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
-                ? WLOAD(d->input + ((img * d->h + iy) * (long)d->w + ix) * d->in_stride + c)
-                : WZERO();
+    const long row = (long)d->w * d->in_stride, col = d->in_stride;
+    const long origin = ((img * d->h + iy0) * (long)d->w + ix0) * col + c;  // cell (iy0, ix0), maybe outside
+    if (iy0 >= 0 && iy0 + 6 <= d->h && ix0 >= 0 && ix0 + 6 <= d->w) {  // inside the image (most tiles)
+        for (int y = 0; y < 6; y++)
+            for (int xx = 0; xx < 6; xx++) x[y][xx] = WLOAD(d->input + origin + y * row + xx * col);
+    } else {
+        for (int y = 0; y < 6; y++) {
+            const int iy = iy0 + y;
+            for (int xx = 0; xx < 6; xx++) {
+                const int ix = ix0 + xx;
+                x[y][xx] = (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w) ? WLOAD(d->input + origin + y * row + xx * col) : WZERO();
+            }
         }
     }
     for (int j = 0; j < 6; j++) {  // columns: t = Bᵀ x
@@ -77,17 +82,16 @@ static inline void WNAME(output_tile)(const hs_winograd_desc *d, int m, long img
         for (int i = 0; i < m; i++) t[i][j] = o[i];
     }
     const WT bias = d->epilogue.bias ? WLOAD(d->epilogue.bias + c) : WZERO();
-    for (int i = 0; i < m; i++) {  // rows: y = t A
-        const int oy = oy0 + i;
+    const long row = (long)d->ow * d->out_stride, col = d->out_stride;
+    float *origin = d->output + ((img * d->oh + oy0) * (long)d->ow + ox0) * col + c;
+    const int rows = d->oh - oy0 < m ? d->oh - oy0 : m, cols = d->ow - ox0 < m ? d->ow - ox0 : m;
+    for (int i = 0; i < rows; i++) {  // rows: y = t A
         WT o[4];
         WNAME(at6)(t[i], o, m);
-        if (oy >= d->oh) continue;
-        for (int j = 0; j < m; j++) {
-            const int ox = ox0 + j;
-            if (ox >= d->ow) break;
+        for (int j = 0; j < cols; j++) {
             WT y = WADD(o[j], bias);
             if (d->epilogue.relu) y = WMAX(y, WZERO());
-            WSTORE(d->output + ((img * d->oh + oy) * (long)d->ow + ox) * d->out_stride + c, y);
+            WSTORE(origin + i * row + j * col, y);
         }
     }
 }
