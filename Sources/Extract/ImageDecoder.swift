@@ -68,7 +68,9 @@ public struct ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unsupportedFormat(let what):
             why = "unsupported format (\(what)); headstart reads JPEG, PNG, BMP and binary PPM/PGM"
         case .tooManyPixels(let w, let h, let limit):
-            why = "image is \(w)x\(h) = \(w * h) pixels, over the limit of \(limit) pixels (checked before decoding)"
+            let (count, overflow) = w.multipliedReportingOverflow(by: h)
+            let pixels = overflow ? "more than \(Int.max)" : "\(count)"
+            why = "image is \(w)x\(h) = \(pixels) pixels, over the limit of \(limit) pixels (checked before decoding)"
         }
         return "\(path): \(why)"
     }
@@ -102,9 +104,9 @@ public enum ImageDecoder {
         case .supported(let f): format = f
         case .unsupported(let what): throw ImageError(path: name, reason: .unsupportedFormat(what))
         }
-        // Refuse oversized images from the header alone, before any pixel data is touched.
-        if let (w, h) = try ImageSniffer.dimensions(data, format: format, name: name), w * h > pixelLimit {
-            throw ImageError(path: name, reason: .tooManyPixels(width: w, height: h, limit: pixelLimit))
+        // Refuse empty and oversized images from the header alone, before any pixel data is touched.
+        if let (w, h) = try ImageSniffer.dimensions(data, format: format, name: name) {
+            try ImageSniffer.checkSize(width: w, height: h, format: format, name: name, pixelLimit: pixelLimit)
         }
         switch format {
         case .jpeg, .png: return try decodeWithCodec(data, format: format, name: name, pixelLimit: pixelLimit)
