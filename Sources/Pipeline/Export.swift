@@ -47,7 +47,7 @@ public enum Export {
     @discardableResult
     public static func run(cache path: String, to directory: String, split: Split? = nil,
                            batchSize: Int = 64) throws -> ExportSummary {
-        let cache = try FeatureCache(path: path, fingerprint: nil)
+        let cache = try FeatureCache(path: path, fingerprint: nil, readOnly: true)
         // One snapshot of the index; records are never deleted, so every entry's record stays readable even if
         // an extraction is writing meanwhile.
         let entries = try cache.indexEntries(split: split)

@@ -24,7 +24,7 @@ public enum HeadEvaluation {
     /// Evaluates `headPath` on `split` of the cache. Refuses a head whose features came from other weights or
     /// other settings than the cache's (it would be meaningless).
     public static func run(cache cachePath: String, head headPath: String, split: Split = .validation) throws -> HeadEvaluationReport {
-        let cache = try FeatureCache(path: cachePath, fingerprint: nil)
+        let cache = try FeatureCache(path: cachePath, fingerprint: nil, readOnly: true)
         let contents = try HeadFile.load(path: headPath)
         let expected = try HeadProvenance(cache: cache)
         let recorded = try HeadProvenance(metadata: contents.metadata, source: headPath)

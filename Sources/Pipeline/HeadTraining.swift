@@ -47,7 +47,10 @@ public struct HeadTrainingResult {
 public enum HeadTraining {
     @discardableResult
     public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        // Only `--augment live --keep-views` writes (the fresh views); everything else reads.
+        var writes = false
+        if case .live(let live) = job.augment { writes = live.keepViews }
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: !writes)
         let provenance = try HeadProvenance(cache: cache)
         let plain = try CacheFeatures(cache: cache, split: .train)
         let validation = try CacheFeatures(cache: cache, split: .validation)

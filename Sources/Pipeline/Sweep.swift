@@ -114,7 +114,7 @@ public enum Sweep {
                 throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(job.configs.map(\.epochs)).sorted()))")
             }
         }
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
         let provenance = try HeadProvenance(cache: cache)
         let train = try CacheFeatures(cache: cache, split: .train)
         let validation = try CacheFeatures(cache: cache, split: .validation)

@@ -66,10 +66,13 @@ enum Layout {
         var shape: [Int]
         var crc: UInt32
         var payloadOffset: Int
-        var count: Int { shape.reduce(1, *) }
+        /// prod(shape): checked against the value's length while parsing, so it cannot overflow.
+        var count: Int
     }
 
-    /// Parses and checks the header and the value's length; the checksum is checked only if `checkCRC`.
+    /// Parses and checks the header and the value's length; the checksum is checked only if `checkCRC`. The dims
+    /// are untrusted u32s (up to 255 of them): their product is taken with overflow checks and must match the
+    /// bytes the value actually holds before anything is sized from it.
     static func parseRecord(_ b: UnsafeRawBufferPointer, checkCRC: Bool) -> Result<RecordHeader, RecordFault> {
         guard b.count >= 12 else { return .failure(RecordFault("value is \(b.count) bytes, shorter than a header (12+)")) }
         guard Array(b[0..<4]) == magic else {
@@ -84,10 +87,10 @@ enum Layout {
         let crc = b.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
         var shape = [Int]()
         for i in 0..<rank { shape.append(Int(b.loadUnaligned(fromByteOffset: 12 + 4 * i, as: UInt32.self).littleEndian)) }
-        let header = RecordHeader(dtype: dtype, shape: shape, crc: crc, payloadOffset: h)
-        let expected = h + header.count * dtype.byteSize
-        guard b.count == expected else {
-            return .failure(RecordFault("value is \(b.count) bytes, header (\(dtype.rawValue), shape \(shape)) says \(expected)"))
+        let payload = b.count - h
+        guard let bytes = payloadBytes(shape: shape, dtype: dtype), bytes == payload else {
+            let says = payloadBytes(shape: shape, dtype: dtype).map { "\(h + $0)" } ?? "more than \(Int.max)"
+            return .failure(RecordFault("value is \(b.count) bytes, header (\(dtype.rawValue), shape \(shape)) says \(says)"))
         }
         if checkCRC {
             let actual = CRC32.checksum(UnsafeRawBufferPointer(rebasing: b[h...]))
@@ -95,7 +98,19 @@ enum Layout {
                 return .failure(RecordFault(String(format: "payload CRC-32 is %08x, header says %08x", actual, crc)))
             }
         }
-        return .success(header)
+        return .success(RecordHeader(dtype: dtype, shape: shape, crc: crc, payloadOffset: h, count: bytes / dtype.byteSize))
+    }
+
+    /// prod(shape) · element size, or nil when a dim is negative or the product overflows Int.
+    static func payloadBytes(shape: [Int], dtype: FeatureDType) -> Int? {
+        var n = dtype.byteSize
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     /// Decodes the payload into `out` (header.count floats).

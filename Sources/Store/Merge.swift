@@ -17,7 +17,7 @@ extension FeatureCache {
     @discardableResult
     public static func merge(sources: [String], into destination: String) throws -> MergeSummary {
         guard !sources.isEmpty else { return MergeSummary() }
-        let caches = try sources.map { try FeatureCache(path: $0, fingerprint: nil) }
+        let caches = try sources.map { try FeatureCache(path: $0, fingerprint: nil, readOnly: true) }
         let fp = caches[0].fingerprint
         for c in caches.dropFirst() {
             let d = fp.differences(from: c.fingerprint)

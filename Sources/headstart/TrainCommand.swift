@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
         case .none: break
         case .views: job.augment = .views
         case .live:
-            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil)
+            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil, readOnly: true)
             let layer = CutLayer(rawValue: cacheHandle.fingerprint.layer) ?? .mixed7
             var live = LiveAugmentation(fresh: fresh!, weights: try BaseWeights.load(path: weights!, cut: layer))
             let recorded = try AugmentRecipe.recorded(in: cacheHandle)
