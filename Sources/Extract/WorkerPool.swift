@@ -8,61 +8,72 @@ import Foundation
 /// same values whichever thread runs it, so results do not depend on the schedule.
 final class WorkerPool {
     let threads: Int
-    private let condition = NSCondition()
-    private var generation = 0
-    private var running = 0
-    private var stopping = false
-    private var body: ((Int) -> Void)?
+    private let shared = Shared()
     private var workers: [Thread] = []
 
     init(threads: Int) {
         self.threads = max(1, threads)
         for index in 1..<self.threads {
-            let t = Thread { [unowned self] in self.work(index) }
+            // A thread holds the pool's shared state, never the pool: a pool released before a thread starts
+            // (a command failing right after building its network) must not be reached for — an unowned
+            // reference to it here aborted the process.
+            let t = Thread { [shared] in shared.work(index) }
             t.stackSize = 1 << 20
             workers.append(t)
             t.start()
         }
     }
 
-    deinit {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
+    deinit { shared.stop() }
 
-    private func work(_ index: Int) {
-        var seen = 0
-        while true {
+    /// What the pool's threads and the caller share; it lives as long as the last of them.
+    private final class Shared {
+        let condition = NSCondition()
+        var generation = 0
+        var running = 0
+        var stopping = false
+        var body: ((Int) -> Void)?
+
+        func stop() {
             condition.lock()
-            while generation == seen && !stopping { condition.wait() }
-            if stopping { condition.unlock(); return }
-            seen = generation
-            let job = body!
+            stopping = true
+            condition.broadcast()
             condition.unlock()
-            job(index)
-            condition.lock()
-            running -= 1
-            if running == 0 { condition.broadcast() }
-            condition.unlock()
+        }
+
+        func work(_ index: Int) {
+            var seen = 0
+            while true {
+                condition.lock()
+                while generation == seen && !stopping { condition.wait() }
+                if stopping { condition.unlock(); return }
+                seen = generation
+                let job = body!
+                condition.unlock()
+                job(index)
+                condition.lock()
+                running -= 1
+                if running == 0 { condition.broadcast() }
+                condition.unlock()
+            }
         }
     }
 
     /// Runs `body(thread)` on every thread of the pool (the caller is thread 0) and returns when all are done.
     func run(_ body: @escaping (Int) -> Void) {
         if threads == 1 { body(0); return }
-        condition.lock()
-        self.body = body
-        running = threads - 1
-        generation += 1
-        condition.broadcast()
-        condition.unlock()
+        let s = shared
+        s.condition.lock()
+        s.body = body
+        s.running = threads - 1
+        s.generation += 1
+        s.condition.broadcast()
+        s.condition.unlock()
         body(0)
-        condition.lock()
-        while running > 0 { condition.wait() }
-        self.body = nil
-        condition.unlock()
+        s.condition.lock()
+        while s.running > 0 { s.condition.wait() }
+        s.body = nil
+        s.condition.unlock()
     }
 
     /// Splits 0..<count into chunks of `chunk` and runs `body(thread, start, end)` for each, chunks claimed in
