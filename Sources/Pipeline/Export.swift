@@ -13,6 +13,8 @@ public struct ExportSummary: Equatable, Sendable {
     public var train = 0, validation = 0
     /// The files written, in the output folder.
     public var files: [String] = []
+    /// Entries left out as damaged (`--skip-damaged`).
+    public var damaged: [DamagedEntry] = []
 }
 
 public enum ExportError: Error, CustomStringConvertible, Equatable {
@@ -46,11 +48,12 @@ public enum Export {
 
     @discardableResult
     public static func run(cache path: String, to directory: String, split: Split? = nil,
-                           batchSize: Int = 64) throws -> ExportSummary {
+                           batchSize: Int = 64, damagePolicy: DamagePolicy = .refuse) throws -> ExportSummary {
         let cache = try FeatureCache(path: path, fingerprint: nil, readOnly: true)
-        // One snapshot of the index; records are never deleted, so every entry's record stays readable even if
-        // an extraction is writing meanwhile.
-        let entries = try cache.indexEntries(split: split)
+        // One snapshot of the index, every entry and record checked; records are never deleted, so every entry's
+        // record stays readable even if an extraction is writing meanwhile.
+        let screening = try cache.screened(split: split, policy: damagePolicy)
+        let entries = screening.usable
         for e in entries where e.path.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             throw ExportError.pathHasLineBreak(path: e.path)
         }
@@ -118,6 +121,7 @@ public enum Export {
         summary.train = entries.filter { $0.split == .train }.count
         summary.validation = entries.count - summary.train
         summary.files = fileNames
+        summary.damaged = screening.damaged
         return summary
     }
 

@@ -65,6 +65,10 @@ public struct ExtractionSummary: Sendable {
     public var splitCollisions: [(validation: String, train: String)] = []
     public var seconds = 0.0, decodeSeconds = 0.0, networkSeconds = 0.0, writeSeconds = 0.0
     public var counts = CacheCounts()
+    /// The cache existed but had never been completed (no fingerprint was ever committed): this run finished it.
+    public var finishedIncompleteCache = false
+    /// Index entries or records found damaged at the start: read and extracted again.
+    public var repaired: [DamagedEntry] = []
 }
 
 public enum Extraction {
@@ -129,6 +133,7 @@ public enum Extraction {
         try cache.setDatasetRoot(dataset.root.path)
 
         var summary = ExtractionSummary()
+        summary.finishedIncompleteCache = cache.opening == .finished
         summary.classNames = dataset.classNames
         summary.views = job.views
         summary.recipe = recipe
@@ -145,17 +150,21 @@ public enum Extraction {
             return n > maxPath ? "the path is \(n) bytes long; the cache keys paths of at most \(maxPath) bytes (UTF-8): not extracted" : nil
         }
         let items = considered.filter { tooLong($0.relativePath) == nil }
+        // Entries whose bytes or record are damaged count as absent: their files are read (and, for a damaged
+        // record, run through the network) again, and their entries rewritten.
+        let screening = try cache.screen()
         var existing = [String: IndexEntry]()
-        for e in try cache.indexEntries() { existing[e.path] = e }
+        for e in screening.usable { existing[e.path] = e }
         let present = Set(dataset.items.map(\.relativePath))
         let problems = dataset.problems.filter { tooLong($0.relativePath) == nil }
             .map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
         summary.failed += (considered.map(\.relativePath) + dataset.problems.map(\.relativePath))
             .compactMap { p in tooLong(p).map { (p, $0) } }
         let problemPaths = Set(problems.map(\.path))
-        let stale = existing.keys.filter { !present.contains($0) }
+        let stale = (Array(existing.keys) + screening.damaged.map(\.path)).filter { !present.contains($0) }
             + (try cache.errorEntries()).map(\.path).filter { !present.contains($0) && !problemPaths.contains($0) }
         summary.removed = existing.keys.filter { !present.contains($0) }.count
+        summary.repaired = screening.damaged.filter { present.contains($0.path) }
         try cache.commit(batch: Batch(errors: problems, removedPaths: stale))
         summary.failed += problems.map { ($0.path, $0.reason) }
 
@@ -290,7 +299,7 @@ public enum Extraction {
 
         // Content in both splits whose validation copy was indexed before its train twin (flat layouts, where
         // the two interleave): keep it in train only.
-        let entries = try cache.indexEntries()
+        let entries = try cache.indexEntries(skippingDamaged: true)
         var trainPath = [ContentKey: String]()
         for e in entries where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
         var moves = Batch()
@@ -341,7 +350,7 @@ public enum Extraction {
                 continue
             }
             var need: [UInt16] = []
-            if !seen.contains(key), !(try cache.contains(key: key)) {
+            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
                 seen.insert(key)
                 need.append(0)
             }
@@ -349,7 +358,7 @@ public enum Extraction {
             if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
                 viewsSeen.insert(key)
                 for v in 1...views {
-                    if try cache.contains(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
+                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
                 }
             } else if views > 0, items[i].split == .train {
                 reused = views  // an identical file earlier in this run has them (or is making them)
@@ -403,7 +412,7 @@ public enum Extraction {
             if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
         }
         for i in result.indices {
-            if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.contains(key: k)) {
+            if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.hasSoundRecord(key: k)) {
                 result[i] = .failed(r)
             }
         }

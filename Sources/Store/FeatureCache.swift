@@ -227,7 +227,8 @@ public final class FeatureCache {
 
     /// Writes a batch in one transaction: all of it is visible afterwards, or (after a crash) none of it.
     /// Records whose (key, view) already exist are left as they are (same content and fingerprint give the
-    /// same features). Returns how many records were newly written.
+    /// same features), unless the stored one is damaged: then it is replaced. Returns how many records were
+    /// written.
     @discardableResult
     public func commit(batch: Batch) throws -> Int {
         let n = fingerprint.featureCount
@@ -241,9 +242,17 @@ public final class FeatureCache {
                             Layout.encodeRecord(values: r.values, shape: fingerprint.featureShape, dtype: fingerprint.dtype)))
         }
         let stamp = Array(FeatureCache.timestamp().utf8)
+        let fp = fingerprint
         return try lmdb.write { txn in
             var written = 0
-            for (k, v) in encoded where try lmdb.put(txn, "records", k, v, noOverwrite: true) { written += 1 }
+            for (k, v) in encoded {
+                if try lmdb.put(txn, "records", k, v, noOverwrite: true) {
+                    written += 1
+                } else if try lmdb.get(txn, "records", k, { FeatureCache.recordFault($0!, fp) != nil }) {
+                    try lmdb.put(txn, "records", k, v)
+                    written += 1
+                }
+            }
             for p in batch.removedPaths {
                 try lmdb.delete(txn, "index", Array(p.utf8))
                 try lmdb.delete(txn, "errors", Array(p.utf8))
@@ -265,6 +274,15 @@ public final class FeatureCache {
 
     public func contains(key: ContentKey, view: UInt16 = 0) throws -> Bool {
         try lmdb.read { txn in try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { $0 != nil } }
+    }
+
+    /// Whether (key, view) has a record that can be used (present, header, length, CRC-32, finite values):
+    /// extraction computes again what is missing or damaged, and `commit` replaces a damaged record.
+    public func hasSoundRecord(key: ContentKey, view: UInt16 = 0) throws -> Bool {
+        let fp = fingerprint
+        return try lmdb.read { txn in
+            try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { b in b.map { FeatureCache.recordFault($0, fp) == nil } ?? false }
+        }
     }
 
     /// The record decoded to float32, checksum checked; nil if absent.
@@ -307,13 +325,15 @@ public final class FeatureCache {
     }
 
     /// All index entries in path order (bytewise UTF-8, i.e. Unicode code point order), optionally one split.
-    public func indexEntries(split: Split? = nil) throws -> [IndexEntry] {
+    /// A damaged entry is an error, or left out with `skippingDamaged` (extraction rewrites such entries).
+    public func indexEntries(split: Split? = nil, skippingDamaged: Bool = false) throws -> [IndexEntry] {
         var out = [IndexEntry]()
         try lmdb.read { txn in
             try lmdb.forEach(txn, "index") { k, v in
                 let p = String(decoding: k, as: UTF8.self)
                 switch Layout.decodeIndex(path: p, v) {
                 case .success(let e): if split == nil || e.split == split { out.append(e) }
+                case .failure where skippingDamaged: break
                 case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
                 }
                 return true
@@ -414,12 +434,14 @@ public final class FeatureCache {
 
     // MARK: verification
 
-    /// Re-reads everything: every record's key length, header, shape and dtype (against the fingerprint), length
-    /// and CRC-32; every index entry's layout and that its (key, view 0) record exists; every errors value.
+    /// Re-reads everything: every record's key length, header, shape and dtype (against the fingerprint), length,
+    /// CRC-32 and finite values; every index entry's layout, CRC-32 and label (against the class names) and that
+    /// its (key, view 0) record exists; every errors value.
     /// Returns the problems found (empty = the cache is sound).
     public func verify() throws -> [VerificationProblem] {
         var problems = [VerificationProblem]()
         let fp = fingerprint
+        let classCount = try classNames().count
         try lmdb.read { txn in
             try lmdb.forEach(txn, "records") { k, v in
                 guard let (key, view) = Layout.parseRecordKey(k) else {
@@ -427,15 +449,8 @@ public final class FeatureCache {
                                                         reason: "key is \(k.count) bytes, expected 34"))
                     return true
                 }
-                let name = Layout.recordName(key, view)
-                switch Layout.parseRecord(v, checkCRC: true) {
-                case .success(let h):
-                    if h.shape != fp.featureShape || h.dtype != fp.dtype {
-                        problems.append(VerificationProblem(database: "records", item: name,
-                            reason: "header says \(h.dtype.rawValue) \(h.shape), fingerprint says \(fp.dtype.rawValue) \(fp.featureShape)"))
-                    }
-                case .failure(let f):
-                    problems.append(VerificationProblem(database: "records", item: name, reason: f.reason))
+                if let fault = FeatureCache.recordFault(v, fp) {
+                    problems.append(VerificationProblem(database: "records", item: Layout.recordName(key, view), reason: fault))
                 }
                 return true
             }
@@ -443,6 +458,9 @@ public final class FeatureCache {
             try lmdb.forEach(txn, "index") { k, v in
                 let p = String(decoding: k, as: UTF8.self)
                 switch Layout.decodeIndex(path: p, v) {
+                case .success(let e) where classCount > 0 && !(0..<Int32(classCount)).contains(e.label):
+                    problems.append(VerificationProblem(database: "index", item: p,
+                                                        reason: "label \(e.label) names no class (the cache has \(classCount))"))
                 case .success(let e): entries.append(e)
                 case .failure(let f): problems.append(VerificationProblem(database: "index", item: p, reason: f.reason))
                 }

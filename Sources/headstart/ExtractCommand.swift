@@ -115,6 +115,10 @@ struct ExtractCommand: ParsableCommand {
 
     func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType) -> String {
         var lines: [String] = []
+        if s.finishedIncompleteCache {
+            lines.append("note: \(cache) had been created by a run that stopped before its first commit; this run finished it")
+        }
+        for d in s.repaired { lines.append("repaired: \(d) (read and extracted again)") }
         let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
         lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
                             s.considered, s.seconds, s.extracted, rate, s.reused, s.failed.count))

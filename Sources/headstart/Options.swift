@@ -68,3 +68,19 @@ struct NetworkOptions: ParsableArguments {
         return w
     }
 }
+
+/// `--skip-damaged`, for every command that reads features from a cache.
+struct DamageOptions: ParsableArguments {
+    @Flag(help: "Go on without cache entries whose index entry or record is damaged (each is reported on standard error). Without it, damage stops the command before it uses anything.")
+    var skipDamaged = false
+
+    var policy: DamagePolicy { skipDamaged ? .skip : .refuse }
+
+    /// Names every skipped entry on standard error (standard output stays the command's result).
+    static func report(_ damaged: [DamagedEntry]) {
+        guard !damaged.isEmpty else { return }
+        let lines = ["skipped \(damaged.count) damaged cache \(damaged.count == 1 ? "entry" : "entries") (--skip-damaged):"]
+            + damaged.map { "  \($0)" }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}

@@ -57,6 +57,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Memory for heads training at once, in GiB (default 8).") var memoryGb: Double = 8
     @Option(help: "Configs shown in validation-curves.svg.") var top: Int = 5
     @Flag(help: "Print the results as JSON (sweep.json) on standard output; the live table goes to standard error.") var json = false
+    @OptionGroup var damage: DamageOptions
 
     func run() throws {
         var section = PipelineDefinition.SweepSection()
@@ -100,10 +101,12 @@ struct SweepCommand: ParsableCommand {
         job.metric = m
         job.memoryBudget = Int(memoryGb * Double(1 << 30))
         job.plotTop = top
+        job.damagePolicy = damage.policy
 
         let table = SweepTable(toStandardError: json)
         let outcome = try Sweep.run(job) { table.handle($0) }
         table.finish()
+        DamageOptions.report(outcome.damaged)
         if json {
             FileHandle.standardOutput.write(try SweepReport.json(outcome, metric: m, schedule: job.strategy.schedule(m)))
             FileHandle.standardOutput.write(Data("\n".utf8))

@@ -68,6 +68,7 @@ struct TrainCommand: ParsableCommand {
     var threads: Int = 0
     @OptionGroup(title: "With --augment live: augmentation settings (default: the cache's recorded ones)")
     var augmentation: AugmentOptions
+    @OptionGroup var damage: DamageOptions
 
     func validate() throws {
         guard epochs >= 1, batch >= 1, hidden >= 1 else { throw ValidationError("--epochs, --batch and --hidden must be at least 1.") }
@@ -91,6 +92,7 @@ struct TrainCommand: ParsableCommand {
         job.initSeed = seed
         job.initial = `init`
         job.checkpointBest = checkpointBest
+        job.damagePolicy = damage.policy
         switch augment {
         case .none: break
         case .views: job.augment = .views
@@ -110,6 +112,7 @@ struct TrainCommand: ParsableCommand {
             job.augment = .live(live)
         }
         let result = try HeadTraining.run(job) { print(TrainCommand.line($0, of: epochs)) }
+        DamageOptions.report(result.damaged)
         if let history { try TrainingReport.csv(result.history).write(toFile: history, atomically: true, encoding: .utf8) }
         if let plot {
             try TrainingReport.svg(result.history, title: "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation")
