@@ -110,6 +110,11 @@ public enum Extraction {
         progress: (ExtractionProgress) -> Void = { _ in }
     ) throws -> ExtractionSummary {
         let start = now()
+        // The values a caller gave, checked as their flags are (`Setting`), before anything is sized from them.
+        try Setting.extractBatch.check(job.batchSize, as: "batch size")
+        if let limit = job.limit { try Setting.limit.check(limit, as: "limit") }
+        try Setting.validationSplit.check(job.validationSplit, as: "validation split")
+        try extractor.checkMemory(batch: job.batchSize)
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
         let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
         guard (0...Int(UInt16.max) - 1).contains(job.views) else {

@@ -51,6 +51,7 @@ public struct HeadTrainingResult {
 public enum HeadTraining {
     @discardableResult
     public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
+        try OutputPath.check(job.out, as: "the head's output")
         // Only `--augment live --keep-views` writes (the fresh views); everything else reads.
         var writes = false
         if case .live(let live) = job.augment { writes = live.keepViews }

@@ -72,10 +72,12 @@ struct ExtractCommand: ParsableCommand {
     var augment: AugmentOptions
 
     func validate() throws {
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1.") }
-        if let v = validationSplit, !(0..<1).contains(v) { throw ValidationError("--validation-split must be in [0, 1).") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1.") }
-        if let views, !(0...65534).contains(views) { throw ValidationError("--views must be in 0…65534.") }
+        try checked {
+            if let batch { try Setting.extractBatch.checkFlag(batch) }
+            if let validationSplit { try Setting.validationSplit.checkFlag(validationSplit) }
+            if let limit { try Setting.limit.checkFlag(limit) }
+            if let views { try Setting.views.checkFlag(views) }
+        }
     }
 
     func run() throws {

@@ -45,7 +45,7 @@ struct NetworkOptions: ParsableArguments {
         if let size, size < Network.minimumInputSize {
             throw ValidationError("--size \(size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
         }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or more.") }
+        try checked { if let size { try Setting.size.checkFlag(size) }; try Setting.threads.checkFlag(threads) }
     }
 
     var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
@@ -55,9 +55,6 @@ struct NetworkOptions: ParsableArguments {
         let base = try pipeline?.extractionSettings(source: source) ?? ExtractionSettings()
         let s = ExtractionSettings(layer: layer ?? base.layer, size: size ?? base.size,
                                    resize: resize ?? base.resize, preprocess: preprocess ?? base.preprocess)
-        guard s.size >= Network.minimumInputSize else {
-            throw ValidationError("size \(s.size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
-        }
         return s
     }
 
@@ -67,6 +64,11 @@ struct NetworkOptions: ParsableArguments {
         }
         return w
     }
+}
+
+/// Runs flag checks (`Setting`, `OutputPath`), turning their errors into the usage errors ArgumentParser prints.
+func checked(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as SettingError { throw ValidationError("\(e).") }
 }
 
 /// `--skip-damaged`, for every command that reads features from a cache.

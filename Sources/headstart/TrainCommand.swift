@@ -71,10 +71,19 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var damage: DamageOptions
 
     func validate() throws {
-        guard epochs >= 1, batch >= 1, hidden >= 1 else { throw ValidationError("--epochs, --batch and --hidden must be at least 1.") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive.") }
-        guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1).") }
-        if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be at least 1.") }
+        try checked {
+            try Setting.epochs.checkFlag(epochs)
+            try Setting.trainBatch.checkFlag(batch)
+            try Setting.learningRate.checkFlag(Double(lr))
+            try Setting.hidden.checkFlag(hidden)
+            try Setting.dropout.checkFlag(Double(dropout))
+            if let earlyStop { try Setting.earlyStop.checkFlag(earlyStop) }
+            try Setting.threads.checkFlag(threads)
+            // Every file this run writes, before it trains: a wrong folder must not cost the epochs.
+            try OutputPath.check(out, as: "--out")
+            if let history { try OutputPath.check(history, as: "--history") }
+            if let plot { try OutputPath.check(plot, as: "--plot") }
+        }
         if augment == .live {
             guard let fresh, (0...1).contains(fresh) else { throw ValidationError("--augment live needs --fresh F with 0 ≤ F ≤ 1.") }
             guard weights != nil else { throw ValidationError("--augment live needs --weights (the base weights the cache was extracted with).") }
