@@ -288,7 +288,7 @@ public final class LiveAugmentedFeatures: FeatureSource {
                             do {
                                 let item = chunk[j]
                                 let path = root.appendingPathComponent(item.entry.path).path
-                                let bytes = try ImageDecoder.readFile(path)
+                                let bytes = try ImageDecoder.readFile(fileSystemPath: Dataset.fileSystemPath(root: root.path, relativePath: item.entry.path), name: path)
                                 let key = bytes.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
                                 guard key == item.entry.key else {
                                     throw LiveAugmentationError(reason: "\(path) has changed since it was extracted (content \(key), the cache has \(item.entry.key)); run `headstart extract` again")

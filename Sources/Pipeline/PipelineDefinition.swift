@@ -34,9 +34,10 @@ public struct PipelineDefinition: Codable, Equatable {
         public var batch: Int?
         public var validationSplit: Double?
         public var limit: Int?
+        public var allowLabelConflicts: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, size, resize, preprocess, dtype, batch, limit
-            case validationSplit = "validation_split"
+            case validationSplit = "validation_split", allowLabelConflicts = "allow_label_conflicts"
         }
     }
 
@@ -391,6 +392,7 @@ public struct PipelineDefinition: Codable, Equatable {
         job.batchSize = extract?.batch ?? 32
         job.validationSplit = extract?.validationSplit ?? 0
         job.limit = extract?.limit
+        job.allowLabelConflicts = extract?.allowLabelConflicts ?? false
         // An augment: section with views: K extracts K augmented views per training image.
         job.views = augment?.views ?? 0
         do { job.augmentation = try augment?.settings() } catch let e as AugmentationError {
