@@ -1,4 +1,5 @@
 import Foundation
+import KerasH5
 import Numerics
 import Store
 
@@ -64,6 +65,7 @@ public enum Export {
         }
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let partial = ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        for name in fileNames { AtomicFile.removeStalePartials(of: file(name)) }  // left by a killed export
 
         // features.npy, streamed.
         let shape = [entries.count] + cache.fingerprint.featureShape

@@ -1,5 +1,6 @@
 import Foundation
 import HeadTrain
+import KerasH5
 import Numerics
 import Store
 
@@ -170,10 +171,10 @@ public enum Sweep {
                                 history: history.epochs.map(SweepResult.EpochRecord.init))
             let dir = configDirectory(job.out, c.id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try TrainingReport.csv(history).write(toFile: "\(dir)/\(historyName)", atomically: true, encoding: .utf8)
+            try AtomicFile.write(Data(TrainingReport.csv(history).utf8), to: "\(dir)/\(historyName)")
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try enc.encode(r).write(to: URL(fileURLWithPath: "\(dir)/\(resultName)"), options: .atomic)
+            try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
             try? FileManager.default.removeItem(atPath: "\(dir)/\(stateName)")
             results[c.id] = r
             live[c.id] = nil
@@ -281,10 +282,10 @@ public enum Sweep {
         var outcome = SweepOutcome(ranked: ranked, trainedCount: trained.count, resumedCount: resumedCount,
                                    wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9)
         outcome.damaged = screening.damaged
-        try SweepReport.csv(ranked).write(toFile: "\(job.out)/sweep.csv", atomically: true, encoding: .utf8)
-        try SweepReport.json(outcome, metric: job.metric, schedule: schedule).write(to: URL(fileURLWithPath: "\(job.out)/sweep.json"), options: .atomic)
-        try SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric)
-            .write(toFile: "\(job.out)/validation-curves.svg", atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(SweepReport.csv(ranked).utf8), to: "\(job.out)/sweep.csv")
+        try AtomicFile.write(SweepReport.json(outcome, metric: job.metric, schedule: schedule), to: "\(job.out)/sweep.json")
+        try AtomicFile.write(Data(SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric).utf8),
+                             to: "\(job.out)/validation-curves.svg")
         return outcome
     }
 
@@ -311,9 +312,9 @@ public enum Sweep {
         var data = Data()
         t.head.withParameters { data.append(UnsafeBufferPointer($0)) }
         t.stepper.withOptimizerState { data.append(UnsafeBufferPointer($0)) }
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(data, to: path)
         let h = try JSONEncoder().encode(history.epochs.map(SweepResult.EpochRecord.init))
-        try h.write(to: URL(fileURLWithPath: path + ".history.json"), options: .atomic)
+        try AtomicFile.write(h, to: path + ".history.json")
     }
 
     static func loadState(_ t: HeadTrainer, path: String) throws -> TrainingHistory {
@@ -405,14 +406,10 @@ struct Incumbent {
         m["sweep_epoch"] = String(epoch)
         if let v = log.valLoss { m["sweep_val_loss"] = String(v) }
         if let v = log.valAccuracy { m["sweep_val_acc"] = String(v) }
-        let tmp = "\(out)/best.h5.partial"
-        try HeadFile.save(head, to: tmp, metadata: m)
-        guard rename(tmp, "\(out)/best.h5") == 0 else {
-            throw SweepSpecError("\(out)/best.h5: cannot move the saved head into place (errno \(errno))")
-        }
+        try HeadFile.save(head, to: "\(out)/best.h5", metadata: m)  // appears whole or not at all
         let saved = Saved(id: id, epoch: epoch, key: key, config: config, schedule: schedule, cacheIdentity: identity,
                           valLoss: log.valLoss, valAcc: log.valAccuracy)
-        try enc.encode(saved).write(to: URL(fileURLWithPath: "\(out)/best.json"), options: .atomic)
+        try AtomicFile.write(enc.encode(saved), to: "\(out)/best.json")
         dirty = false
     }
 }

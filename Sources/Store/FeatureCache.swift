@@ -243,6 +243,7 @@ public final class FeatureCache {
         }
         let stamp = Array(FeatureCache.timestamp().utf8)
         let fp = fingerprint
+        let classes = try batch.classNames.map { Array(try JSONEncoder().encode($0)) }
         return try lmdb.write { txn in
             var written = 0
             for (k, v) in encoded {
@@ -265,6 +266,7 @@ public final class FeatureCache {
                 try lmdb.put(txn, "errors", Array(e.path.utf8), Layout.encodeError(e))
                 try lmdb.delete(txn, "index", Array(e.path.utf8))
             }
+            if let classes { try lmdb.put(txn, "meta", Array("classes".utf8), classes) }
             try lmdb.put(txn, "meta", Array("updated".utf8), stamp)
             return written
         }

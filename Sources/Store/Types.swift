@@ -225,8 +225,12 @@ public struct Batch: Sendable {
     public var errors: [ErrorEntry]
     /// Paths no longer in the dataset: removed from index and errors.
     public var removedPaths: [String]
-    public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = []) {
+    /// Class names to store with the rest (meta "classes"), when set.
+    public var classNames: [String]?
+    public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = [],
+                classNames: [String]? = nil) {
         self.records = records; self.entries = entries; self.errors = errors; self.removedPaths = removedPaths
+        self.classNames = classNames
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Extract
 import Foundation
 import HeadTrain
+import KerasH5
 import Pipeline
 import Store
 
@@ -122,10 +123,10 @@ struct TrainCommand: ParsableCommand {
         }
         let result = try HeadTraining.run(job) { print(TrainCommand.line($0, of: epochs)) }
         DamageOptions.report(result.damaged)
-        if let history { try TrainingReport.csv(result.history).write(toFile: history, atomically: true, encoding: .utf8) }
+        if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history).utf8), to: history) }
         if let plot {
-            try TrainingReport.svg(result.history, title: "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation")
-                .write(toFile: plot, atomically: true, encoding: .utf8)
+            let title = "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation"
+            try AtomicFile.write(Data(TrainingReport.svg(result.history, title: title).utf8), to: plot)
         }
         let total = result.history.epochs.reduce(0) { $0 + $1.seconds }
         var summary = String(format: "trained %d epochs on %d images (validated on %d) in %.1f s (%.2f s/epoch); saved %@",
