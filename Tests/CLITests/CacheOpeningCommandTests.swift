@@ -148,4 +148,25 @@ final class CacheOpeningCommandTests: XCTestCase {
         XCTAssertTrue(skipped.stderr.contains("skipped 1 damaged cache entry (--skip-damaged):\n  \(entry.path)"), skipped.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: head))
     }
+
+    func testARecordHeaderWhoseDimsOverflowIsReportedByEveryCommandNotATrap() throws {
+        let dir = try CLI.temporaryDirectory()
+        let (cache, head) = try makeCache(dir)
+        let c = try FeatureCache(path: cache, fingerprint: nil)
+        let entry = try XCTUnwrap(c.indexEntries(split: .validation).first)
+        try c.lmdb.write { txn in  // rank 3, dims 2^32 - 1 each: their product overflows
+            var v = Layout.magic + [1, 0, FeatureDType.f16.code, 3, 0, 0, 0, 0]
+            for _ in 0..<3 { v += [0xFF, 0xFF, 0xFF, 0xFF] }
+            try c.lmdb.put(txn, "records", Layout.recordKey(entry.key, view: 0), v + [UInt8](repeating: 0, count: 64))
+        }
+        let verify = try CLI.run(["inspect", cache, "--verify"])
+        XCTAssertTrue(verify.stdout.contains("records \(entry.key)/0: value is 88 bytes, header (f16, shape [4294967295, 4294967295, 4294967295]) says more than"),
+                      "status \(verify.status)\n\(verify.stdout)\n\(verify.stderr)")
+        for args in [["train", cache, "--out", dir.appendingPathComponent("h2.h5").path, "--epochs", "1", "--hidden", "8"],
+                     ["evaluate", cache, "--head", head], ["export", cache, "--out", dir.appendingPathComponent("np").path]] {
+            let r = try CLI.run(args)
+            assertRefused(r, args[0])
+            XCTAssertTrue(r.stderr.contains("  \(entry.path) (record \(entry.key)/0): value is 88 bytes"), "\(args[0]):\n\(r.stderr)")
+        }
+    }
 }
