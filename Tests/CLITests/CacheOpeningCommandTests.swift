@@ -74,12 +74,6 @@ final class CacheOpeningCommandTests: XCTestCase {
             assertRefused(r, args.joined(separator: " "))
             XCTAssertTrue(r.stderr.contains("feature cache \(cache) is truncated: data.mdb is \(size / 3) bytes"), "\(args):\n\(r.stderr)")
         }
-        let empty = dir.appendingPathComponent("empty").path
-        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: empty + "/data.mdb", contents: Data())
-        let r = try CLI.run(["inspect", empty])
-        assertRefused(r, "inspect of a 0-byte data.mdb")
-        XCTAssertTrue(r.stderr.contains("was never completed: data.mdb is empty (0 bytes)"), r.stderr)
     }
 
     func testACacheNeverCompletedIsNamedSoByReadersAndFinishedByExtract() throws {
@@ -92,7 +86,7 @@ final class CacheOpeningCommandTests: XCTestCase {
         FileManager.default.createFile(atPath: cache + "/data.mdb", contents: Data())
         let inspect = try CLI.run(["inspect", cache])
         assertRefused(inspect, "inspect")
-        XCTAssertTrue(inspect.stderr.contains("was never completed"), inspect.stderr)
+        XCTAssertTrue(inspect.stderr.contains("was never completed: data.mdb is empty (0 bytes)"), inspect.stderr)
         XCTAssertTrue(inspect.stderr.contains("run `headstart extract` into it again"), inspect.stderr)
 
         let x = try CLI.run(["extract", d.root.path, "--weights", weights, "--cache", cache, "--size", "75"])
