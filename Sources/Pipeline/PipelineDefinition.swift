@@ -299,25 +299,26 @@ public struct PipelineDefinition: Codable, Equatable {
     /// Levenshtein distance.
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var row = Array(0...b.count)  // distances from a[..<i] to each prefix of b
+        for i in 1...a.count {
+            var diagonal = row[0]
             row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
+            for j in 1...b.count {
+                let above = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
+                diagonal = above
             }
         }
-        return a.isEmpty ? b.count : row[b.count]
+        return row[b.count]
     }
 
     /// Every value present passes the same check as its command-line flag (`Setting`); the enumerated ones
     /// (layer, resize, …) and the augmentation are checked by the same decoders the commands use.
     public func validate(source path: String) throws {
-        func check(_ setting: Setting, _ value: Int?) throws {
+        func check(_ setting: Setting, _ value: Int?, key: String? = nil) throws {
             guard let value else { return }
-            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
         }
         func check(_ setting: Setting, _ value: Double?) throws {
             guard let value else { return }
@@ -338,7 +339,7 @@ public struct PipelineDefinition: Codable, Equatable {
         try check(.random, sweep?.random)
         try check(.rungs, sweep?.rungs)
         try check(.keep, sweep?.keep)
-        try check(.earlyStop, sweep?.earlyStop)
+        try check(.earlyStop, sweep?.earlyStop, key: "sweep.early_stop")
         if let s = sweep {
             for (key, setting, values) in s.hyperParameters {
                 guard let text = values?.text else { continue }
