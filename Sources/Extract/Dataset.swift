@@ -16,9 +16,13 @@ public enum DatasetSplit: UInt8, Sendable, CaseIterable, CustomStringConvertible
 
 /// One image file of a dataset.
 public struct DatasetItem: Equatable, Sendable {
-    /// Path relative to the dataset root, '/'-separated, e.g. "train/horses/horse01-0.png".
+    /// Path relative to the dataset root, '/'-separated, e.g. "train/horses/horse01-0.png"; a name that is not
+    /// UTF-8 is shown escaped (`FileName.display`).
     public var relativePath: String
+    /// The file's absolute path as text (for a name that is not UTF-8, the escaped form: use `fileSystemPath`).
     public var url: URL
+    /// The file's absolute path as the file system has it, byte for byte.
+    public var fileSystemPath: [UInt8]
     /// Class id: the index of `className` in `Dataset.classNames`.
     public var label: Int
     public var className: String
@@ -123,11 +127,13 @@ public struct Dataset: Sendable {
             for (label, name) in classNames.enumerated() {
                 let classDir = classRoot + "/" + name
                 guard isDirectory(classDir) else { continue }
-                for f in scanner.walk(classDir: classDir, relativeClassDir: prefix + name) {
+                let classBytes = Array(classRoot.utf8) + [0x2F] + scanner.bytes(of: name)
+                for f in scanner.walk(classDir: classBytes) {
                     let split = fixedSplit ?? (splitFraction(pathWithinClass: f.pathWithinClass) < validationSplit ? .validation : .train)
                     items.append(DatasetItem(
                         relativePath: prefix + name + "/" + f.pathWithinClass,
                         url: URL(fileURLWithPath: classDir + "/" + f.pathWithinClass),
+                        fileSystemPath: classBytes + [0x2F] + f.bytesWithinClass,
                         label: label, className: name, split: split,
                         fileSize: f.size, modificationTimeNanoseconds: f.mtime))
                 }
@@ -174,6 +180,76 @@ public struct Dataset: Sendable {
         let lower = name.lowercased()
         return imageSuffixes.contains { lower.hasSuffix($0) }
     }
+
+    /// The file system path of `relativePath` (as indexed) under `root`: the path itself when that exists,
+    /// else, for an escaped name (`FileName.display`), the bytes it stands for.
+    public static func fileSystemPath(root: String, relativePath: String) -> [UInt8] {
+        let literal = root + "/" + relativePath
+        var st = stat()
+        if lstat(literal, &st) == 0 || !relativePath.contains("\\x") { return Array(literal.utf8) }
+        return Array(root.utf8) + [0x2F] + FileName.unescape(relativePath)
+    }
+}
+
+/// File names as the file system holds them (bytes, any but '/' and NUL) and as headstart shows and indexes them
+/// (text). Keras reads a name that is not UTF-8 too (Python decodes it with surrogate escapes), so headstart
+/// must not drop it: it is shown with each byte that is not part of valid UTF-8 written `\xHH`, and `\` written
+/// `\x5c`, so the text reads back to the same bytes (`unescape`).
+public enum FileName {
+    public static func display(_ bytes: [UInt8]) -> String {
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        var out = ""
+        var i = 0
+        while i < bytes.count {
+            let n = validSequenceLength(bytes, at: i)
+            if n > 0, let s = String(validating: bytes[i..<(i + n)], as: UTF8.self), s != "\\" {
+                out += s
+                i += n
+            } else {
+                out += String(format: "\\x%02x", bytes[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The bytes a display name stands for: `\xHH` is byte HH, everything else its UTF-8.
+    public static func unescape(_ display: String) -> [UInt8] {
+        let u = Array(display.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < u.count {
+            if u[i] == 0x5C, i + 3 < u.count, u[i + 1] == 0x78, let byte = UInt8(String(decoding: u[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) {
+                out.append(byte)
+                i += 4
+            } else {
+                out.append(u[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The length of the well-formed UTF-8 sequence starting at `i` (RFC 3629: no overlongs, no surrogates,
+    /// nothing above U+10FFFF), or 0.
+    static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
+        let c = b[i]
+        let (n, low, high): (Int, UInt8, UInt8)
+        switch c {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: (n, low, high) = (2, 0x80, 0xBF)
+        case 0xE0: (n, low, high) = (3, 0xA0, 0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: (n, low, high) = (3, 0x80, 0xBF)
+        case 0xED: (n, low, high) = (3, 0x80, 0x9F)
+        case 0xF0: (n, low, high) = (4, 0x90, 0xBF)
+        case 0xF1...0xF3: (n, low, high) = (4, 0x80, 0xBF)
+        case 0xF4: (n, low, high) = (4, 0x80, 0x8F)
+        default: return 0
+        }
+        guard i + n <= b.count, (low...high).contains(b[i + 1]) else { return 0 }
+        for k in 2..<n where !(0x80...0xBF).contains(b[i + k]) { return 0 }
+        return n
+    }
 }
 
 // MARK: - Python ordering
@@ -197,9 +273,27 @@ private func isDirectory(_ path: String) -> Bool {
     return (s.st_mode & S_IFMT) == S_IFDIR
 }
 
+/// `body` with `path` as a NUL-terminated C string of its exact bytes.
+func withCPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
+    (path + [0]).withUnsafeBufferPointer { buf in
+        buf.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+    }
+}
+
+/// Why following a symbolic link failed, in words (`errno` after stat).
+func linkFailure(_ code: Int32, target: String) -> String {
+    switch code {
+    case ENOENT, ENOTDIR: return "broken symbolic link (target \(target) does not exist)"
+    case ELOOP: return "symbolic link loop (\(target) leads back to itself: too many levels of symbolic links)"
+    default: return "symbolic link to \(target) cannot be followed (\(String(cString: strerror(code))))"
+    }
+}
+
 private struct Scanner {
     let rootPath: String
     var problems = [DatasetProblem]()
+    /// Display name → bytes, for the class folders (their names are joined to paths again).
+    private var nameBytes: [String: [UInt8]] = [:]
 
     init(rootPath: String) { self.rootPath = rootPath }
 
@@ -207,52 +301,85 @@ private struct Scanner {
         path.hasPrefix(rootPath + "/") ? String(path.dropFirst(rootPath.count + 1)) : path
     }
 
-    /// Sub-directories of `dir` (following symbolic links, as os.path.isdir does), Python-sorted.
-    mutating func classes(in dir: String) throws -> [String] {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-            throw DatasetError.cannotList(path: dir, reason: reason(error))
+    func bytes(of name: String) -> [UInt8] { nameBytes[name] ?? Array(name.utf8) }
+
+    /// The names in a directory, as bytes (readdir: FileManager would lose names that are not UTF-8).
+    struct Failure: Error { var code: Int32 }
+
+    static func list(_ dir: [UInt8]) -> Result<[[UInt8]], Failure> {
+        guard let d = withCPath(dir, { opendir($0) }) else { return .failure(Failure(code: errno)) }
+        defer { closedir(d) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            names.append(name)
         }
-        return pythonSorted(names.filter { isDirectory(dir + "/" + $0) })
+        return .success(names)
     }
 
-    struct Found { var pathWithinClass: String; var size: Int64; var mtime: Int64 }
+    /// Sub-directories of `dir` (following symbolic links, as os.path.isdir does), Python-sorted by display name.
+    mutating func classes(in dir: String) throws -> [String] {
+        let names: [[UInt8]]
+        switch Scanner.list(Array(dir.utf8)) {
+        case .success(let n): names = n
+        case .failure(let f): throw DatasetError.cannotList(path: dir, reason: String(cString: strerror(f.code)))
+        }
+        var out: [String] = []
+        for name in names {
+            var st = stat()
+            guard withCPath(Array(dir.utf8) + [0x2F] + name, { stat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            let display = FileName.display(name)
+            nameBytes[display] = name
+            out.append(display)
+        }
+        return pythonSorted(out)
+    }
+
+    struct Found { var pathWithinClass: String; var bytesWithinClass: [UInt8]; var size: Int64; var mtime: Int64 }
 
     /// Image files under `classDir` in os.walk order (roots sorted, files sorted within a root), without following
-    /// symbolic links to directories.
-    mutating func walk(classDir: String, relativeClassDir: String) -> [Found] {
+    /// symbolic links to directories. Names are read and joined as bytes; `pathWithinClass` is their display form.
+    mutating func walk(classDir: [UInt8]) -> [Found] {
         var roots = [(rel: String, files: [Found])]()
-        var pending = [""]  // paths within the class folder, "" = the class folder itself
-        while let rel = pending.popLast() {
-            let dir = rel.isEmpty ? classDir : classDir + "/" + rel
-            let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-                problems.append(DatasetProblem(relativePath: relative(dir), reason: "cannot list this folder: \(reason(error))"))
+        var pending: [(rel: String, bytes: [UInt8])] = [("", [])]  // within the class folder, "" = itself
+        while let (rel, relBytes) = pending.popLast() {
+            let dir = relBytes.isEmpty ? classDir : classDir + [0x2F] + relBytes
+            let names: [[UInt8]]
+            switch Scanner.list(dir) {
+            case .success(let n): names = n
+            case .failure(let f):
+                problems.append(DatasetProblem(relativePath: relative(FileName.display(dir)), reason: "cannot list this folder: \(String(cString: strerror(f.code)))"))
                 continue
             }
             var files = [Found]()
-            for name in pythonSorted(names) {
-                let path = dir + "/" + name
+            let named = names.map { (display: FileName.display($0), bytes: $0) }
+            for (name, nameBytes) in named.sorted(by: { pythonLess($0.display, $1.display) }) {
+                let path = dir + [0x2F] + nameBytes
                 let within = rel.isEmpty ? name : rel + "/" + name
+                let withinBytes = relBytes.isEmpty ? nameBytes : relBytes + [0x2F] + nameBytes
+                let shown = relative(FileName.display(classDir)) + "/" + within
                 var l = stat()
-                guard lstat(path, &l) == 0 else { continue }  // vanished while listing
+                guard withCPath(path, { lstat($0, &l) }) == 0 else { continue }  // vanished while listing
                 let isLink = (l.st_mode & S_IFMT) == S_IFLNK
-                let target = isLink ? statFollowing(path) : l
-                if let t = target, (t.st_mode & S_IFMT) == S_IFDIR {
-                    if !isLink { pending.append(within) }  // followlinks=False
+                var t = l
+                var followed: Int32 = 0
+                if isLink { followed = withCPath(path, { stat($0, &t) }) == 0 ? 0 : errno }
+                if followed == 0, (t.st_mode & S_IFMT) == S_IFDIR {
+                    if !isLink { pending.append((within, withinBytes)) }  // followlinks=False
                     continue
                 }
                 guard Dataset.isImageName(name) else { continue }
-                guard let t = target else {
-                    problems.append(DatasetProblem(relativePath: relative(path), reason: "broken symbolic link (target \(linkTarget(path)) does not exist)"))
+                if followed != 0 {
+                    problems.append(DatasetProblem(relativePath: shown, reason: linkFailure(followed, target: linkTarget(path))))
                     continue
                 }
                 guard (t.st_mode & S_IFMT) == S_IFREG else {
-                    problems.append(DatasetProblem(relativePath: relative(path), reason: "not a regular file"))
+                    problems.append(DatasetProblem(relativePath: shown, reason: "not a regular file (\(fileKind(t.st_mode))): not read"))
                     continue
                 }
-                guard access(path, R_OK) == 0 else {
-                    problems.append(DatasetProblem(relativePath: relative(path), reason: "not readable (\(String(cString: strerror(errno))))"))
+                guard withCPath(path, { access($0, R_OK) }) == 0 else {
+                    problems.append(DatasetProblem(relativePath: shown, reason: "not readable (\(String(cString: strerror(errno))))"))
                     continue
                 }
                 #if os(Linux)
@@ -260,7 +387,7 @@ private struct Scanner {
                 #else
                 let m = t.st_mtimespec
                 #endif
-                files.append(Found(pathWithinClass: within, size: Int64(t.st_size),
+                files.append(Found(pathWithinClass: within, bytesWithinClass: withinBytes, size: Int64(t.st_size),
                                    mtime: Int64(m.tv_sec) * 1_000_000_000 + Int64(m.tv_nsec)))
             }
             roots.append((rel, files))
@@ -270,15 +397,22 @@ private struct Scanner {
         return roots.sorted { pythonLess($0.rel, $1.rel) }.flatMap(\.files)
     }
 
-    func linkTarget(_ path: String) -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+    func linkTarget(_ path: [UInt8]) -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = withCPath(path) { readlink($0, &buffer, 4096) }
+        return n > 0 ? FileName.display(buffer[0..<n].map { UInt8(bitPattern: $0) }) : "?"
     }
+}
 
-    func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        return ns.localizedDescription
+/// What kind of file a mode says, for messages.
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFIFO: return "a FIFO"
+    case S_IFSOCK: return "a socket"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFDIR: return "a directory"
+    case S_IFLNK: return "a symbolic link"
+    default: return "not a regular file"
     }
 }

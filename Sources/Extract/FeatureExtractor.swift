@@ -55,6 +55,32 @@ public final class FeatureExtractor {
         return decoded
     }
 
+    /// A batch that would not fit this machine's memory.
+    public struct TooLarge: Error, CustomStringConvertible {
+        public var batch: Int, size: Int, bytes: Int, available: Int
+        public var description: String {
+            String(format: "a batch of %d images of %d×%d needs about %.1f GiB in the network, more than this machine's %.1f GiB; use a smaller --batch or --size",
+                   batch, size, size, Double(bytes) / Double(1 << 30), Double(available) / Double(1 << 30))
+        }
+    }
+
+    /// About what a batch of `batch` images costs in memory: the network keeps some 32 floats of activations per
+    /// input value at its widest point (measured 6.8 MB per 150×150 image; the count grows with size²), plus
+    /// the input and output. Nil when that overflows. An estimate, to refuse early a batch no machine here
+    /// could hold — not an accounting.
+    public func estimatedBytes(batch: Int) -> Int? {
+        let (perImage, o1) = (33 * inputCount + featureCount).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let (total, o2) = perImage.multipliedReportingOverflow(by: batch)
+        return o1 || o2 ? nil : total
+    }
+
+    /// Throws `TooLarge` when a batch of `batch` images would not fit this machine's memory.
+    public func checkMemory(batch: Int) throws {
+        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let bytes = estimatedBytes(batch: batch) ?? .max
+        guard bytes <= available else { throw TooLarge(batch: batch, size: settings.size, bytes: bytes, available: available) }
+    }
+
     /// Runs the network on the first `count` slots of a prepared batch.
     public func run(_ batch: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
         network.forward(batch, batch: count, into: output)
@@ -63,6 +89,7 @@ public final class FeatureExtractor {
     /// Features of `paths`, in order, (N, h, w, c) contiguous, `batchSize` images at a time. The first image
     /// that cannot be read stops it with an error naming the file.
     public func features(paths: [String], batchSize: Int = 32) throws -> [Float] {
+        try checkMemory(batch: min(max(batchSize, 1), max(paths.count, 1)))
         var out = [Float](repeating: 0, count: paths.count * featureCount)
         var input = [Float](repeating: 0, count: min(batchSize, max(paths.count, 1)) * inputCount)
         var start = 0

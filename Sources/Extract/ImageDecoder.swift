@@ -45,6 +45,9 @@ public struct ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case corrupt(format: String, detail: String)
         case unsupportedFormat(String)          // "GIF", "WebP", "TIFF", "BMP with RLE8 compression", ...
         case tooManyPixels(width: Int, height: Int, limit: Int)
+        case symlinkLoop(target: String)
+        case notRegular(kind: String)           // "a FIFO", "a socket", "a character device", ...
+        case tooLarge(bytes: Int64, limit: Int)
     }
 
     public var path: String
@@ -67,8 +70,15 @@ public struct ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case .corrupt(let format, let detail): why = "corrupt \(format) data: \(detail)"
         case .unsupportedFormat(let what):
             why = "unsupported format (\(what)); headstart reads JPEG, PNG, BMP and binary PPM/PGM"
+        case .symlinkLoop(let target):
+            why = "symbolic link loop (\(target) leads back to itself: too many levels of symbolic links)"
+        case .notRegular(let kind): why = "not a regular file (\(kind)): not read"
+        case .tooLarge(let bytes, let limit):
+            why = "the file is \(bytes) bytes; no image within the pixel limit takes more than \(limit), so it is not read"
         case .tooManyPixels(let w, let h, let limit):
-            why = "image is \(w)x\(h) = \(w * h) pixels, over the limit of \(limit) pixels (checked before decoding)"
+            let (count, overflow) = w.multipliedReportingOverflow(by: h)
+            let pixels = overflow ? "more than \(Int.max)" : "\(count)"
+            why = "image is \(w)x\(h) = \(pixels) pixels, over the limit of \(limit) pixels (checked before decoding)"
         }
         return "\(path): \(why)"
     }
@@ -81,7 +91,7 @@ public enum ImageDecoder {
 
     /// Decodes the file at `path` to RGB exactly as Keras `load_img(path, color_mode='rgb')` does with PIL.
     public static func decode(path: String, pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
-        let bytes = try readFile(path)
+        let bytes = try readFile(fileSystemPath: Array(path.utf8), name: path, maxBytes: maxFileBytes(pixelLimit: pixelLimit))
         return try decode(data: bytes, name: path, pixelLimit: pixelLimit)
     }
 
@@ -102,9 +112,9 @@ public enum ImageDecoder {
         case .supported(let f): format = f
         case .unsupported(let what): throw ImageError(path: name, reason: .unsupportedFormat(what))
         }
-        // Refuse oversized images from the header alone, before any pixel data is touched.
-        if let (w, h) = try ImageSniffer.dimensions(data, format: format, name: name), w * h > pixelLimit {
-            throw ImageError(path: name, reason: .tooManyPixels(width: w, height: h, limit: pixelLimit))
+        // Refuse empty and oversized images from the header alone, before any pixel data is touched.
+        if let (w, h) = try ImageSniffer.dimensions(data, format: format, name: name) {
+            try ImageSniffer.checkSize(width: w, height: h, format: format, name: name, pixelLimit: pixelLimit)
         }
         switch format {
         case .jpeg, .png: return try decodeWithCodec(data, format: format, name: name, pixelLimit: pixelLimit)
@@ -148,38 +158,65 @@ public enum ImageDecoder {
         }
     }
 
+    /// The most bytes a file within `pixelLimit` pixels can reasonably take: 8 per pixel (16-bit RGBA PNG stored
+    /// uncompressed) and 64 MiB of metadata. Larger files are refused from their size, unread.
+    public static func maxFileBytes(pixelLimit: Int) -> Int {
+        let (pixels, o1) = pixelLimit.multipliedReportingOverflow(by: 8)
+        let (total, o2) = pixels.addingReportingOverflow(64 << 20)
+        return o1 || o2 ? Int.max : total
+    }
+
     /// Reads a whole file, turning each way it can fail into a specific `ImageError`.
     public static func readFile(_ path: String) throws -> [UInt8] {
+        try readFile(fileSystemPath: Array(path.utf8), name: path)
+    }
+
+    /// `readFile` for a path given as the file system's bytes (names need not be UTF-8); `name` is what errors
+    /// show. Only regular files are opened (a FIFO would block the reader for ever), and only up to `maxBytes`
+    /// (a sparse 3 GiB file is refused from its size, not read).
+    public static func readFile(fileSystemPath path: [UInt8], name: String,
+                                maxBytes: Int = maxFileBytes(pixelLimit: defaultPixelLimit)) throws -> [UInt8] {
+        func fail(_ reason: ImageError.Reason) -> ImageError { ImageError(path: name, reason: reason) }
+        func os() -> ImageError { fail(.unreadable(String(cString: strerror(errno)))) }
         var st = stat()
-        if lstat(path, &st) != 0 {
-            if errno == ENOENT || errno == ENOTDIR { throw ImageError(path: path, reason: .missing) }
-            throw ImageError(path: path, reason: .unreadable(String(cString: strerror(errno))))
+        if withCPath(path, { lstat($0, &st) }) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { throw fail(.missing) }
+            throw os()
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
             var target = [CChar](repeating: 0, count: 4097)
-            let n = readlink(path, &target, 4096)
-            let dest = n > 0 ? String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-            var resolved = stat()
-            if stat(path, &resolved) != 0 && (errno == ENOENT || errno == ENOTDIR) {
-                throw ImageError(path: path, reason: .brokenSymlink(target: dest))
+            let n = withCPath(path) { readlink($0, &target, 4096) }
+            let dest = n > 0 ? FileName.display(target[0..<n].map { UInt8(bitPattern: $0) }) : "?"
+            if withCPath(path, { stat($0, &st) }) != 0 {
+                switch errno {
+                case ENOENT, ENOTDIR: throw fail(.brokenSymlink(target: dest))
+                case ELOOP: throw fail(.symlinkLoop(target: dest))
+                default: throw os()
+                }
             }
         }
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { throw ImageError(path: path, reason: .unreadable(String(cString: strerror(errno)))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw fail(.unreadable("is a directory")) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw fail(.notRegular(kind: fileKind(st.st_mode))) }
+        guard Int64(st.st_size) <= Int64(maxBytes) else { throw fail(.tooLarge(bytes: Int64(st.st_size), limit: maxBytes)) }
+        // O_NONBLOCK: should the path have become a FIFO since the stat, opening it must not wait for a writer.
+        let fd = withCPath(path) { open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        if fd < 0 { throw os() }
         defer { close(fd) }
         var fst = stat()
-        if fstat(fd, &fst) != 0 { throw ImageError(path: path, reason: .unreadable(String(cString: strerror(errno)))) }
-        if (fst.st_mode & S_IFMT) == S_IFDIR { throw ImageError(path: path, reason: .unreadable("is a directory")) }
+        if fstat(fd, &fst) != 0 { throw os() }
+        if (fst.st_mode & S_IFMT) == S_IFDIR { throw fail(.unreadable("is a directory")) }
+        guard (fst.st_mode & S_IFMT) == S_IFREG else { throw fail(.notRegular(kind: fileKind(fst.st_mode))) }
         var bytes = [UInt8]()
-        bytes.reserveCapacity(Int(fst.st_size))
+        bytes.reserveCapacity(Int(min(Int64(fst.st_size), Int64(maxBytes))))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ImageError(path: path, reason: .unreadable(String(cString: strerror(errno))))
+                throw os()
             }
             if n == 0 { break }
+            guard bytes.count + n <= maxBytes else { throw fail(.tooLarge(bytes: Int64(bytes.count + n), limit: maxBytes)) }
             bytes.append(contentsOf: chunk[0..<n])
         }
         return bytes

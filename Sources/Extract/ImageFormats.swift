@@ -31,6 +31,20 @@ enum ImageSniffer {
 
     static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0B || c == 0x0C }
 
+    /// Refuses a size read from a header before anything is allocated from it: a side of 0 pixels (PIL's
+    /// ImageFile refuses those: "not identified by this driver"), or width × height over `pixelLimit` — computed
+    /// with an overflow check, since header fields reach 2^32 - 1 (PNG, BMP) or 10^10 (PPM).
+    static func checkSize(width: Int, height: Int, format: ImageFormat, name: String, pixelLimit: Int) throws {
+        guard width > 0, height > 0 else {
+            throw ImageError(path: name, reason: .corrupt(format: format.rawValue,
+                detail: "the header gives a size of \(width)x\(height) pixels; an image has at least one pixel each way"))
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        if overflow || pixels > pixelLimit {
+            throw ImageError(path: name, reason: .tooManyPixels(width: width, height: height, limit: pixelLimit))
+        }
+    }
+
     /// Width and height from the header alone, or nil when the header does not say (the decoder then checks).
     static func dimensions(_ b: [UInt8], format: ImageFormat, name: String) throws -> (Int, Int)? {
         switch format {
@@ -79,6 +93,12 @@ enum ImageSniffer {
     static func le16(_ b: [UInt8], _ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
 }
 
+/// a · b, or nil when it overflows Int.
+func checked(_ a: Int, _ b: Int) -> Int? {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow ? nil : p
+}
+
 /// Windows BMP as PIL's BmpImagePlugin reads it: BI_RGB with 1, 4, 8 (palette), 24 (BGR) or 32 (BGRX: the
 /// fourth byte is ignored, not alpha) bits, and BI_BITFIELDS with the two 32-bit BGRX/BGRA masks.
 /// File layout: "BM", size u32, reserved u32, pixel offset u32 (offset 10); info header from offset 14
@@ -119,9 +139,7 @@ enum BMPDecoder {
 
     static func decode(_ b: [UInt8], name: String, pixelLimit: Int) throws -> RGBImage {
         guard let h = try header(b, name: name) else { throw ImageError(path: name, reason: .truncated(format: "BMP", detail: "header")) }
-        if h.width * h.height > pixelLimit {
-            throw ImageError(path: name, reason: .tooManyPixels(width: h.width, height: h.height, limit: pixelLimit))
-        }
+        try ImageSniffer.checkSize(width: h.width, height: h.height, format: .bmp, name: name, pixelLimit: pixelLimit)
         switch h.compression {
         case 0: break
         case 3:
@@ -152,9 +170,15 @@ enum BMPDecoder {
             if offset == 14 + h.headerSize { offset += h.paletteEntrySize * h.colors }
         }
         if offset == 0 { offset = 14 + h.headerSize + (h.bits <= 8 ? h.paletteEntrySize * h.colors : 0) }
-        let stride = ((h.width * h.bits + 31) >> 3) & ~3
-        guard offset >= 0, b.count >= offset + stride * h.height else {
-            throw ImageError(path: name, reason: .truncated(format: "BMP", detail: "needs \(stride * h.height) bytes of pixels from offset \(offset), file has \(max(0, b.count - offset))"))
+        // Rows of ((width · bits + 31) / 32) · 4 bytes. width · height is within the pixel limit, but the limit is
+        // the caller's: every product is checked.
+        guard let rowBits = checked(h.width, h.bits), let pixelBytes = checked(((rowBits + 31) >> 3) & ~3, h.height),
+              offset <= Int.max - pixelBytes else {
+            throw ImageError(path: name, reason: .corrupt(format: "BMP", detail: "\(h.width)x\(h.height) at \(h.bits) bits is too large to address"))
+        }
+        let stride = ((rowBits + 31) >> 3) & ~3
+        guard offset >= 0, b.count >= offset + pixelBytes else {
+            throw ImageError(path: name, reason: .truncated(format: "BMP", detail: "needs \(pixelBytes) bytes of pixels from offset \(offset), file has \(max(0, b.count - offset))"))
         }
         var out = [UInt8](repeating: 0, count: h.width * h.height * 3)
         for y in 0..<h.height {
@@ -211,12 +235,10 @@ enum PNMDecoder {
 
     static func decode(_ b: [UInt8], name: String, pixelLimit: Int) throws -> RGBImage {
         guard let h = try header(b, name: name) else { throw ImageError(path: name, reason: .truncated(format: "PPM", detail: "header")) }
-        if h.width * h.height > pixelLimit {
-            throw ImageError(path: name, reason: .tooManyPixels(width: h.width, height: h.height, limit: pixelLimit))
-        }
+        try ImageSniffer.checkSize(width: h.width, height: h.height, format: .ppm, name: name, pixelLimit: pixelLimit)
         guard h.maxval == 255 else { throw ImageError(path: name, reason: .unsupportedFormat("PPM with maxval \(h.maxval) (only 255 is read)")) }
-        let n = h.width * h.height
-        guard b.count >= h.dataOffset + n * h.channels else {
+        let n = h.width * h.height  // within the pixel limit (checked above)
+        guard let bytes = checked(n, h.channels), b.count - h.dataOffset >= bytes else {
             throw ImageError(path: name, reason: .truncated(format: "PPM", detail: "needs \(n * h.channels) bytes of pixels, file has \(b.count - h.dataOffset)"))
         }
         if h.channels == 3 { return RGBImage(width: h.width, height: h.height, pixels: Array(b[h.dataOffset..<(h.dataOffset + 3 * n)])) }

@@ -23,12 +23,26 @@ public struct HeadConfig: Equatable, Codable, Sendable {
     public var outputs: Int { classes == 2 ? 1 : classes }
     public var isBinary: Bool { classes == 2 }
 
+    /// The most weights a head may have: 2^31 (8 GiB as float32; the book's head has 38.5 million).
+    public static let maxParameters = 1 << 31
+
+    /// Weights of the head (F·H + H + H·O + O), or nil when that overflows.
+    public var parameterCount: Int? {
+        guard let w1 = checkedProduct(featureCount, hidden), let w2 = checkedProduct(hidden, outputs) else { return nil }
+        let (sum, overflow) = w1.addingReportingOverflow(w2 + hidden + outputs)
+        return overflow ? nil : sum
+    }
+
     public func validate() throws {
         guard featureCount > 0, hidden > 0 else {
             throw HeadError.invalidConfig("feature count and hidden units must be positive (found \(featureCount), \(hidden))")
         }
         guard classes >= 2 else { throw HeadError.invalidConfig("at least 2 classes are needed (found \(classes))") }
+        guard classes <= HeadConfig.maxParameters else { throw HeadError.invalidConfig("\(classes) classes is more than this builds") }
         guard dropout >= 0, dropout < 1 else { throw HeadError.invalidConfig("dropout must be in [0, 1) (found \(dropout))") }
+        guard let n = parameterCount, n <= HeadConfig.maxParameters else {
+            throw HeadError.invalidConfig("\(featureCount) features × \(hidden) hidden units need \(parameterCount.map(String.init) ?? "more than \(Int.max)") weights, more than the \(HeadConfig.maxParameters) a head may have")
+        }
     }
 }
 
@@ -39,6 +53,10 @@ public enum HeadError: Error, CustomStringConvertible, Equatable {
     case featureCountMismatch(expected: Int, found: Int)
     case emptyDataset(String)
     case headFile(path: String, reason: String)
+    /// A NaN or an infinity where training needs numbers: the loss, a validation loss, or the weights.
+    case notFinite(String)
+    /// More memory than the machine has.
+    case tooLarge(what: String, bytes: Int, available: Int)
 
     public var description: String {
         switch self {
@@ -48,8 +66,25 @@ public enum HeadError: Error, CustomStringConvertible, Equatable {
         case let .featureCountMismatch(e, f): return "features: the head expects \(e) values per sample, the source has \(f)"
         case .emptyDataset(let s): return "\(s) has no samples"
         case let .headFile(p, r): return "\(p): \(r)"
+        case .notFinite(let s): return "training stopped: \(s); nothing was saved from it (a learning rate too high for these features?)"
+        case let .tooLarge(what, bytes, available):
+            return String(format: "%@ needs %.1f GiB, more than this machine's %.1f GiB of memory", what,
+                          Double(bytes) / Double(1 << 30), Double(available) / Double(1 << 30))
         }
     }
+}
+
+/// a · b, or nil when it overflows.
+func checkedProduct(_ a: Int, _ b: Int) -> Int? {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow ? nil : p
+}
+
+/// Refuses an allocation larger than the machine's memory before it is made: past it, allocating fails (a trap)
+/// or the kernel's OOM killer ends the process partway.
+func checkMemory(_ bytes: Int, _ what: String) throws {
+    let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    guard bytes <= available else { throw HeadError.tooLarge(what: what, bytes: bytes, available: available) }
 }
 
 /// Where each tensor lives inside one flat parameter (or gradient, or RMSprop velocity) allocation:
@@ -86,6 +121,7 @@ public final class Head {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config)
+        try checkMemory(layout.total * MemoryLayout<Float>.stride, "a head of \(config.featureCount) × \(config.hidden)")
         storage = AlignedFloats(count: layout.total)
     }
 

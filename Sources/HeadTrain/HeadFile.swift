@@ -43,8 +43,12 @@ public enum HeadFile {
         var outputActivation: String
     }
 
+    /// Refuses a head holding a NaN or an infinity: a file that loads but predicts p = 0.5 everywhere is worse than
+    /// none.
     public static func save(_ head: Head, to path: String, metadata: [String: String] = [:],
                             style: KerasStringStyle = .variableLength) throws {
+        let finite = head.withParameters { p in p.allSatisfy { $0.isFinite } }
+        guard finite else { throw HeadError.headFile(path: path, reason: "the head's weights hold a NaN or an infinity; not saved") }
         try kerasFile(head, metadata: metadata, path: path).write(to: path, style: style)
     }
 

@@ -75,10 +75,37 @@ public final class HeadTrainer {
     public init(head: Head, options: TrainingOptions) throws {
         guard options.batchSize >= 1 else { throw HeadError.invalidConfig("batch size must be at least 1") }
         guard options.epochs >= 0 else { throw HeadError.invalidConfig("epochs must not be negative") }
+        let lr = options.optimizer.learningRate
+        guard lr.isFinite, lr > 0 else { throw HeadError.invalidConfig("learning rate must be positive and finite (found \(lr))") }
+        let what = "training a head of \(head.config.featureCount) × \(head.config.hidden) in batches of \(options.batchSize)"
+        guard let bytes = HeadTrainer.memoryBytes(config: head.config, batchSize: options.batchSize,
+                                                  threads: options.parallelism.count, tileRows: options.tileRows) else {
+            throw HeadError.tooLarge(what: what, bytes: .max, available: Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        }
+        try checkMemory(bytes, what)
         self.head = head
         self.options = options
         stepper = HeadStepper(head: head, maxBatch: options.batchSize, optimizer: options.optimizer,
                               parallelism: options.parallelism, tileRows: options.tileRows, backend: options.backend)
+    }
+
+    /// Bytes a trainer allocates for `config` at `batchSize`, or nil when the sum overflows: the parameters and the
+    /// RMSprop velocity (2 × the layout), the gradients of everything but w1, the workspace (two input batches
+    /// B·F, six B·H and four B·O activations, B labels and losses) and each thread's tile (tileRows·H) and partial
+    /// sums (B·H). Sweeps size their passes with it too.
+    public static func memoryBytes(config: HeadConfig, batchSize B: Int, threads: Int = 2, tileRows: Int = 64) -> Int? {
+        guard let params = config.parameterCount, let bf = checkedProduct(B, config.featureCount),
+              let bh = checkedProduct(B, config.hidden), let bo = checkedProduct(B, config.outputs),
+              let tiles = checkedProduct(threads, checkedProduct(tileRows, config.hidden) ?? .max),
+              let partials = checkedProduct(threads, bh) else { return nil }
+        var total = 0
+        for (n, k) in [(params, 3), (bf, 2), (bh, 6), (bo, 4), (B, 2), (tiles, 1), (partials, 1)] {
+            guard let part = checkedProduct(n, k) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(part)
+            if overflow { return nil }
+            total = sum
+        }
+        return checkedProduct(total, MemoryLayout<Float>.stride)
     }
 
     /// Runs `options.epochs` epochs (fewer if early stopping fires). After each epoch `onEpoch` gets its log;
@@ -125,6 +152,9 @@ public final class HeadTrainer {
                 } else {
                     loss = stepper.trainStep(B: b, rng: &rng)
                 }
+                guard loss.isFinite else {
+                    throw HeadError.notFinite("the training loss of epoch \(epoch + 1), batch \(k + 1) of \(bounds.count) is \(loss)")
+                }
                 lossMean.add(Double(loss), weight: Double(b))
                 accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
                 step += 1
@@ -133,6 +163,7 @@ public final class HeadTrainer {
                                valAccuracy: nil, seconds: 0)
             if let validation, let valLabels {
                 let r = try meanLossAndAccuracy(validation, labels: valLabels)
+                guard r.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch + 1) is \(r.loss)") }
                 log.valLoss = r.loss
                 log.valAccuracy = r.accuracy
             }

@@ -97,6 +97,8 @@ func readStringAttribute(_ loc: hid_t, _ name: String) throws -> [String] {
     defer { H5Tclose(type) }
     let count = pointCount(space)
     if count == 0 { return [] }
+    // Keras keeps an attribute under 64 KiB (it splits longer ones); anything near these bounds is damage.
+    guard count > 0, count <= 1 << 20 else { throw HDF5Failure(reason: "attribute '\(name)' has \(count) elements") }
     guard H5Tget_class(type) == H5T_STRING else {
         throw HDF5Failure(reason: "attribute '\(name)' holds \(describeType(type)) values, expected strings")
     }
@@ -115,6 +117,10 @@ func readStringAttribute(_ loc: hid_t, _ name: String) throws -> [String] {
     // Fixed-length: count slots of `size` bytes, each ended by the first NUL (NULLTERM / NULLPAD) or
     // padded with spaces (SPACEPAD, Fortran style).
     let size = H5Tget_size(type)
+    let (total, overflow) = count.multipliedReportingOverflow(by: size)
+    guard size > 0, !overflow, total <= 64 << 20 else {
+        throw HDF5Failure(reason: "attribute '\(name)' has \(count) strings of \(size) bytes")
+    }
     let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
     H5Tset_size(memType, size)
     H5Tset_strpad(memType, H5T_STR_NULLPAD)

@@ -6,6 +6,8 @@ import Foundation
 
 struct KerasWeightsReader {
     let path: String
+    /// The most values one weight may hold: 2^31 (8 GiB as float32), far beyond any head or base this reads.
+    static let maxValues = 1 << 31
 
     private func error(_ reason: String, layer: String? = nil) -> KerasH5Error {
         KerasH5Error(file: path, layer: layer, reason: reason)
@@ -163,8 +165,25 @@ struct KerasWeightsReader {
         guard rank >= 0 else { throw hdf5Failure("cannot read the dataset's shape") }
         var dims = [hsize_t](repeating: 0, count: rank)
         H5Sget_simple_extent_dims(space, &dims, nil)
-        let shape = dims.map { Int($0) }
-        let count = shape.reduce(1, *)  // 1 for a scalar (rank 0)
+        // The dims are the file's word: sized with overflow checks and bounded before anything is allocated.
+        var shape: [Int] = [], count = 1  // 1 for a scalar (rank 0)
+        for d in dims {
+            let n = Int(exactly: d) ?? Int.max
+            let (p, overflow) = count.multipliedReportingOverflow(by: n)
+            guard n <= KerasWeightsReader.maxValues, !overflow, p <= KerasWeightsReader.maxValues else {
+                throw HDF5Failure(reason: "shape \(dims) holds more than \(KerasWeightsReader.maxValues) values, the most this reads")
+            }
+            shape.append(n)
+            count = p
+        }
+        // Uncompressed data must be stored whole: a shape claiming more than the file holds is damage.
+        let creation = H5Dget_create_plist(dataset)
+        let filters = creation >= 0 ? H5Pget_nfilters(creation) : 0
+        if creation >= 0 { H5Pclose(creation) }
+        let stored = H5Dget_storage_size(dataset)
+        if filters == 0, count > 0, stored < UInt64(count) * UInt64(size) {
+            throw HDF5Failure(reason: "shape \(shape) needs \(count * size) bytes, the file stores \(stored)")
+        }
         var status: herr_t = 0
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             status = count == 0 ? 0 : H5Dread(dataset, hs_h5t_native_float(), hs_h5s_all(), hs_h5s_all(),

@@ -31,19 +31,13 @@ struct KerasWeightsWriter {
 
     func write() throws {
         try validate()
-        // Write beside the target and rename, so a failed or interrupted write never leaves a partial file
-        // under the real name.
-        let temporary = path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        // A failed or interrupted write never leaves a partial file under the real name, nor (once its process
+        // is gone) beside it.
         do {
-            try writeFile(at: temporary)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error("cannot move the finished file into place: \(reason)")
+            let image = try fileImage()
+            try AtomicFile.write(image, to: path)
+        } catch let failure as AtomicFile.Failure {
+            throw error(failure.reason)
         }
     }
 
@@ -74,13 +68,18 @@ struct KerasWeightsWriter {
         }
     }
 
-    private func writeFile(at target: String) throws {
+    /// The whole file, built in memory (HDF5's core driver, no backing store) so that it reaches the disk in one
+    /// atomic step (`AtomicFile`): HDF5 itself cannot write to an unnamed file.
+    private func fileImage() throws -> Data {
         // No object timestamps anywhere, so the same weights always give the same bytes (and SHA-256): a
         // weights file regenerated from a seed must still match the heads trained on it.
         let fileCreation = H5Pcreate(hs_h5p_file_create())
         defer { H5Pclose(fileCreation) }
         H5Pset_obj_track_times(fileCreation, false)
-        let h5 = H5Fcreate(target, hs_h5f_acc_trunc(), fileCreation, hs_h5p_default())
+        let access = H5Pcreate(hs_h5p_file_access())
+        defer { H5Pclose(access) }
+        H5Pset_fapl_core(access, 1 << 20, false)
+        let h5 = H5Fcreate(path, hs_h5f_acc_trunc(), fileCreation, access)
         guard h5 >= 0 else { throw error("cannot create the file (HDF5: \(hdf5ErrorText()))") }
         defer { H5Fclose(h5) }
         let creation = ObjectCreation()
@@ -127,6 +126,12 @@ struct KerasWeightsWriter {
         guard H5Fflush(h5, H5F_SCOPE_LOCAL) >= 0 else {
             throw error("cannot flush the file (HDF5: \(hdf5ErrorText()))")
         }
+        let size = H5Fget_file_image(h5, nil, 0)
+        guard size > 0 else { throw error("cannot take the file's image (HDF5: \(hdf5ErrorText()))") }
+        var image = Data(count: size)
+        let copied = image.withUnsafeMutableBytes { H5Fget_file_image(h5, $0.baseAddress, size) }
+        guard copied == size else { throw error("cannot take the file's image (HDF5: \(hdf5ErrorText()))") }
+        return image
     }
 
     /// A list attribute, split into name0, name1, ... exactly when Keras would split it.

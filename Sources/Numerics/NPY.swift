@@ -62,6 +62,13 @@ public enum NPY {
         do { file = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw FormatError(path: path, reason: "cannot read the file (\(error.localizedDescription))")
         }
+        return try parse(file, name: path)
+    }
+
+    /// Parses the bytes of a .npy file (`name` only for errors). The header is untrusted: the shape must be
+    /// non-negative integers whose product, times the element size, neither overflows nor differs from the
+    /// bytes that follow.
+    public static func parse(_ file: Data, name path: String) throws -> Array {
         let b = [UInt8](file.prefix(12))
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
             throw FormatError(path: path, reason: "no NUMPY magic")
@@ -69,14 +76,18 @@ public enum NPY {
         let major = b[6]
         let headerLen: Int
         let start: Int
-        if major == 1 {
+        switch major {
+        case 1:
             headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10
-        } else {
+        case 2, 3:
             guard b.count >= 12 else { throw FormatError(path: path, reason: "short header") }
             headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
+        default:
+            throw FormatError(path: path, reason: "format version \(major); this reads 1, 2 and 3")
         }
-        guard file.count >= start + headerLen else { throw FormatError(path: path, reason: "truncated header") }
-        let dict = String(decoding: file[start..<(start + headerLen)], as: UTF8.self)
+        guard file.count - start >= headerLen else { throw FormatError(path: path, reason: "truncated header") }
+        let base = file.startIndex
+        let dict = String(decoding: file[(base + start)..<(base + start + headerLen)], as: UTF8.self)
         guard let descr = field(dict, "descr"), let dtype = DType(rawValue: descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))) else {
             throw FormatError(path: path, reason: "unsupported dtype in header \(dict)")
         }
@@ -84,10 +95,20 @@ public enum NPY {
         guard let open = dict.firstIndex(of: "("), let close = dict[open...].firstIndex(of: ")") else {
             throw FormatError(path: path, reason: "no shape in header")
         }
-        let shape = dict[dict.index(after: open)..<close].split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
-        let body = file.subdata(in: (start + headerLen)..<file.count)
-        let expected = shape.reduce(1, *) * dtype.size
+        var shape: [Int] = []
+        var expected = dtype.size
+        for item in dict[dict.index(after: open)..<close].split(separator: ",") {
+            let text = item.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            guard let d = Int(text), d >= 0 else {
+                throw FormatError(path: path, reason: "shape entry '\(text)' is not a size")
+            }
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw FormatError(path: path, reason: "shape \(dict[open...close]) is too large") }
+            shape.append(d)
+            expected = p
+        }
+        let body = file.subdata(in: (base + start + headerLen)..<file.endIndex)
         guard body.count == expected else {
             throw FormatError(path: path, reason: "expected \(expected) data bytes for shape \(shape), found \(body.count)")
         }

@@ -16,12 +16,17 @@ public final class CacheViewFeatures: FeatureSource {
     /// Per sample, the view it reads this epoch (view 0 until the first `startEpoch`).
     public private(set) var chosen: [UInt16]
 
-    public init(cache: FeatureCache, entries: [IndexEntry], seed: UInt64) throws {
+    public convenience init(cache: FeatureCache, entries: [IndexEntry], seed: UInt64) throws {
+        self.init(cache: cache, entries: entries, seed: seed, storedViews: try cache.storedViews())
+    }
+
+    /// `storedViews`: each content key's views to choose from (`FeatureCache.screen(views: true)` gives the sound
+    /// ones); a key without any reads view 0.
+    public init(cache: FeatureCache, entries: [IndexEntry], seed: UInt64, storedViews: [ContentKey: [UInt16]]) {
         self.cache = cache
         self.entries = entries
         self.seed = seed
-        let stored = try cache.storedViews()
-        views = entries.map { stored[$0.key] ?? [0] }
+        views = entries.map { storedViews[$0.key] ?? [0] }
         chosen = [UInt16](repeating: 0, count: entries.count)
     }
 
@@ -283,7 +288,7 @@ public final class LiveAugmentedFeatures: FeatureSource {
                             do {
                                 let item = chunk[j]
                                 let path = root.appendingPathComponent(item.entry.path).path
-                                let bytes = try ImageDecoder.readFile(path)
+                                let bytes = try ImageDecoder.readFile(fileSystemPath: Dataset.fileSystemPath(root: root.path, relativePath: item.entry.path), name: path)
                                 let key = bytes.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
                                 guard key == item.entry.key else {
                                     throw LiveAugmentationError(reason: "\(path) has changed since it was extracted (content \(key), the cache has \(item.entry.key)); run `headstart extract` again")

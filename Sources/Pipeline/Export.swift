@@ -1,4 +1,5 @@
 import Foundation
+import KerasH5
 import Numerics
 import Store
 
@@ -13,6 +14,8 @@ public struct ExportSummary: Equatable, Sendable {
     public var train = 0, validation = 0
     /// The files written, in the output folder.
     public var files: [String] = []
+    /// Entries left out as damaged (`--skip-damaged`).
+    public var damaged: [DamagedEntry] = []
 }
 
 public enum ExportError: Error, CustomStringConvertible, Equatable {
@@ -46,11 +49,12 @@ public enum Export {
 
     @discardableResult
     public static func run(cache path: String, to directory: String, split: Split? = nil,
-                           batchSize: Int = 64) throws -> ExportSummary {
-        let cache = try FeatureCache(path: path, fingerprint: nil)
-        // One snapshot of the index; records are never deleted, so every entry's record stays readable even if
-        // an extraction is writing meanwhile.
-        let entries = try cache.indexEntries(split: split)
+                           batchSize: Int = 64, damagePolicy: DamagePolicy = .refuse) throws -> ExportSummary {
+        let cache = try FeatureCache(path: path, fingerprint: nil, readOnly: true)
+        // One snapshot of the index, every entry and record checked; records are never deleted, so every entry's
+        // record stays readable even if an extraction is writing meanwhile.
+        let screening = try cache.screened(split: split, policy: damagePolicy)
+        let entries = screening.usable
         for e in entries where e.path.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             throw ExportError.pathHasLineBreak(path: e.path)
         }
@@ -61,6 +65,7 @@ public enum Export {
         }
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let partial = ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        for name in fileNames { AtomicFile.removeStalePartials(of: file(name)) }  // left by a killed export
 
         // features.npy, streamed.
         let shape = [entries.count] + cache.fingerprint.featureShape
@@ -118,6 +123,7 @@ public enum Export {
         summary.train = entries.filter { $0.split == .train }.count
         summary.validation = entries.count - summary.train
         summary.files = fileNames
+        summary.damaged = screening.damaged
         return summary
     }
 

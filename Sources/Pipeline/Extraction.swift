@@ -26,6 +26,9 @@ public struct ExtractionJob: Sendable {
     public var augmentation: AugmentationSettings? = nil
     /// The global seed of the views; nil takes the cache's recorded one, else 0.
     public var augmentSeed: UInt64? = nil
+    /// Index files of one content under different classes, each with its own label, as Keras would train on
+    /// them. Without it such files are conflicts: all of them are kept out, with the reason.
+    public var allowLabelConflicts = false
 
     public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
 }
@@ -63,8 +66,22 @@ public struct ExtractionSummary: Sendable {
     public var warnings: [(path: String, count: Int, first: String)] = []
     /// Validation files whose content is also in train: kept in train only, so the splits stay disjoint.
     public var splitCollisions: [(validation: String, train: String)] = []
+    /// One content under different classes of a split: every file of it, with its class, kept out of the index
+    /// (unless `allowLabelConflicts`).
+    public var labelConflicts: [LabelConflict] = []
     public var seconds = 0.0, decodeSeconds = 0.0, networkSeconds = 0.0, writeSeconds = 0.0
     public var counts = CacheCounts()
+    /// The cache existed but had never been completed (no fingerprint was ever committed): this run finished it.
+    public var finishedIncompleteCache = false
+    /// Index entries or records found damaged at the start: read and extracted again.
+    public var repaired: [DamagedEntry] = []
+}
+
+/// One content under different classes of one split.
+public struct LabelConflict: Sendable {
+    public var key: ContentKey
+    /// Every file of it: path and class name.
+    public var files: [(path: String, className: String)]
 }
 
 public enum Extraction {
@@ -106,6 +123,11 @@ public enum Extraction {
         progress: (ExtractionProgress) -> Void = { _ in }
     ) throws -> ExtractionSummary {
         let start = now()
+        // The values a caller gave, checked as their flags are (`Setting`), before anything is sized from them.
+        try Setting.extractBatch.check(job.batchSize, as: "batch size")
+        if let limit = job.limit { try Setting.limit.check(limit, as: "limit") }
+        try Setting.validationSplit.check(job.validationSplit, as: "validation split")
+        try extractor.checkMemory(batch: job.batchSize)
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
         let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
         guard (0...Int(UInt16.max) - 1).contains(job.views) else {
@@ -129,6 +151,7 @@ public enum Extraction {
         try cache.setDatasetRoot(dataset.root.path)
 
         var summary = ExtractionSummary()
+        summary.finishedIncompleteCache = cache.opening == .finished
         summary.classNames = dataset.classNames
         summary.views = job.views
         summary.recipe = recipe
@@ -145,17 +168,21 @@ public enum Extraction {
             return n > maxPath ? "the path is \(n) bytes long; the cache keys paths of at most \(maxPath) bytes (UTF-8): not extracted" : nil
         }
         let items = considered.filter { tooLong($0.relativePath) == nil }
+        // Entries whose bytes or record are damaged count as absent: their files are read (and, for a damaged
+        // record, run through the network) again, and their entries rewritten.
+        let screening = try cache.screen()
         var existing = [String: IndexEntry]()
-        for e in try cache.indexEntries() { existing[e.path] = e }
+        for e in screening.usable { existing[e.path] = e }
         let present = Set(dataset.items.map(\.relativePath))
         let problems = dataset.problems.filter { tooLong($0.relativePath) == nil }
             .map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
         summary.failed += (considered.map(\.relativePath) + dataset.problems.map(\.relativePath))
             .compactMap { p in tooLong(p).map { (p, $0) } }
         let problemPaths = Set(problems.map(\.path))
-        let stale = existing.keys.filter { !present.contains($0) }
+        let stale = (Array(existing.keys) + screening.damaged.map(\.path)).filter { !present.contains($0) }
             + (try cache.errorEntries()).map(\.path).filter { !present.contains($0) && !problemPaths.contains($0) }
         summary.removed = existing.keys.filter { !present.contains($0) }.count
+        summary.repaired = screening.damaged.filter { present.contains($0.path) }
         try cache.commit(batch: Batch(errors: problems, removedPaths: stale))
         summary.failed += problems.map { ($0.path, $0.reason) }
 
@@ -204,6 +231,7 @@ public enum Extraction {
         var existingErrors = [String: String]()
         for e in try cache.errorEntries() { existingErrors[e.path] = e.reason }
 
+        var heldBack: [IndexEntry] = []
         var output = [Float](repeating: 0, count: slotCapacity * extractor.featureCount)
         var state = ExtractionProgress()
         state.total = items.count
@@ -265,6 +293,12 @@ public enum Extraction {
                 let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
                                        split: item.split == .train ? .train : .validation, fileSize: item.fileSize,
                                        modificationTimeNanoseconds: item.modificationTimeNanoseconds)
+                // Kept out by an earlier run's label conflict of this very content: the pass after this loop
+                // decides again, with every file's key known, so reruns do not churn.
+                if let r = existingErrors[item.relativePath], r == heldBackReason(r, key: key) {
+                    heldBack.append(entry)
+                    continue
+                }
                 if item.split == .train {
                     trainKeys[key] = trainKeys[key] ?? item.relativePath
                 } else if let t = trainKeys[key] {
@@ -290,7 +324,7 @@ public enum Extraction {
 
         // Content in both splits whose validation copy was indexed before its train twin (flat layouts, where
         // the two interleave): keep it in train only.
-        let entries = try cache.indexEntries()
+        let entries = try cache.indexEntries(skippingDamaged: true)
         var trainPath = [ContentKey: String]()
         for e in entries where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
         var moves = Batch()
@@ -300,7 +334,17 @@ public enum Extraction {
                 moves.errors.append(ErrorEntry(path: e.path, reason: collisionReason(train: t)))
             }
         }
-        if !moves.errors.isEmpty { try cache.commit(batch: moves) }
+        let moved = Set(moves.errors.map(\.path))
+        if !job.allowLabelConflicts {
+            let (conflicts, batch) = labelConflicts(entries.filter { !moved.contains($0.path) }, heldBack: heldBack,
+                                                    classNames: dataset.classNames, existingErrors: existingErrors)
+            summary.labelConflicts = conflicts
+            moves.errors += batch.errors
+            moves.entries += batch.entries
+        } else {
+            moves.entries += heldBack
+        }
+        if !moves.errors.isEmpty || !moves.entries.isEmpty { try cache.commit(batch: moves) }
         summary.counts = try cache.counts()
         summary.seconds = now() - start
         return summary
@@ -322,7 +366,7 @@ public enum Extraction {
             var i = t
             while i < items.count {
                 do {
-                    let b = try ImageDecoder.readFile(items[i].url.path)
+                    let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
                     let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
                     lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
                 } catch {
@@ -341,7 +385,7 @@ public enum Extraction {
                 continue
             }
             var need: [UInt16] = []
-            if !seen.contains(key), !(try cache.contains(key: key)) {
+            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
                 seen.insert(key)
                 need.append(0)
             }
@@ -349,7 +393,7 @@ public enum Extraction {
             if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
                 viewsSeen.insert(key)
                 for v in 1...views {
-                    if try cache.contains(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
+                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
                 }
             } else if views > 0, items[i].split == .train {
                 reused = views  // an identical file earlier in this run has them (or is making them)
@@ -403,11 +447,47 @@ public enum Extraction {
             if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
         }
         for i in result.indices {
-            if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.contains(key: k)) {
+            if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.hasSoundRecord(key: k)) {
                 result[i] = .failed(r)
             }
         }
         return result
+    }
+
+    /// Files of one content in one split under different classes: Keras would train on each with its own label,
+    /// teaching the head both answers for the same features. All of them are kept out (errors table, with the
+    /// reason naming the content and the others), and files kept out by an earlier run whose conflict is gone
+    /// (`heldBack`) are indexed again. Returns the conflicts and the writes.
+    static func labelConflicts(_ entries: [IndexEntry], heldBack: [IndexEntry], classNames: [String],
+                               existingErrors: [String: String]) -> ([LabelConflict], Batch) {
+        var groups: [String: [IndexEntry]] = [:]  // "<key>/<split>" → files
+        for e in entries + heldBack { groups["\(e.key)/\(e.split)", default: []].append(e) }
+        let held = Set(heldBack.map(\.path))
+        var conflicts: [LabelConflict] = []
+        var writes = Batch()
+        for (_, files) in groups.sorted(by: { $0.key < $1.key }) {
+            let sorted = files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+            guard Set(sorted.map(\.label)).count > 1 else {
+                writes.entries += sorted.filter { held.contains($0.path) }  // its conflict is gone
+                continue
+            }
+            func name(_ e: IndexEntry) -> String { Int(e.label) < classNames.count ? classNames[Int(e.label)] : "label \(e.label)" }
+            conflicts.append(LabelConflict(key: sorted[0].key, files: sorted.map { ($0.path, name($0)) }))
+            for e in sorted {
+                let others = sorted.filter { $0.path != e.path }.map { "\($0.path) (\(name($0)))" }.joined(separator: ", ")
+                let reason = "\(labelConflictPrefix) the same content (\(e.key)) is also \(others); kept out of \(e.split) "
+                    + "(extract --allow-label-conflicts keeps every copy with its own label)"
+                if existingErrors[e.path] != reason { writes.errors.append(ErrorEntry(path: e.path, reason: reason)) }
+            }
+        }
+        return (conflicts, writes)
+    }
+
+    static let labelConflictPrefix = "labels conflict:"
+
+    /// `reason` when it is a label conflict of content `key` (kept out by an earlier run), else nil.
+    static func heldBackReason(_ reason: String, key: ContentKey) -> String? {
+        reason.hasPrefix(labelConflictPrefix) && reason.contains("(\(key))") ? reason : nil
     }
 
     static func collisionReason(train: String) -> String {

@@ -18,18 +18,22 @@ public struct HeadEvaluationReport: Encodable {
     public var recall: [Double?]
     public var rocAUC: Double?
     public var misclassified: [Misclassified]
+    /// Entries left out as damaged (`--skip-damaged`), by path with the reason.
+    public var damaged: [DamagedEntry] = []
 }
 
 public enum HeadEvaluation {
     /// Evaluates `headPath` on `split` of the cache. Refuses a head whose features came from other weights or
     /// other settings than the cache's (it would be meaningless).
-    public static func run(cache cachePath: String, head headPath: String, split: Split = .validation) throws -> HeadEvaluationReport {
-        let cache = try FeatureCache(path: cachePath, fingerprint: nil)
+    public static func run(cache cachePath: String, head headPath: String, split: Split = .validation,
+                           damagePolicy: DamagePolicy = .refuse) throws -> HeadEvaluationReport {
+        let cache = try FeatureCache(path: cachePath, fingerprint: nil, readOnly: true)
         let contents = try HeadFile.load(path: headPath)
         let expected = try HeadProvenance(cache: cache)
         let recorded = try HeadProvenance(metadata: contents.metadata, source: headPath)
         try check(recorded, against: expected, head: headPath, cache: cachePath)
-        let source = try CacheFeatures(cache: cache, split: split)
+        let screening = try cache.screened(split: split, policy: damagePolicy)
+        let source = CacheFeatures(cache: cache, entries: screening.usable)
         guard source.count > 0 else { throw ProvenanceError(source: cachePath, reason: "the \(split) split is empty") }
         let e = try HeadPredictor(head: contents.head).evaluate(source)
         let names = expected.classNames
@@ -40,7 +44,7 @@ public enum HeadEvaluation {
         }
         return HeadEvaluationReport(cache: cachePath, head: headPath, split: "\(split)", count: e.count, loss: e.loss,
                                     accuracy: e.accuracy, classes: names, confusion: e.confusion, precision: e.precision,
-                                    recall: e.recall, rocAUC: e.rocAUC, misclassified: misclassified)
+                                    recall: e.recall, rocAUC: e.rocAUC, misclassified: misclassified, damaged: screening.damaged)
     }
 
     /// The fields that must agree between a head's recorded provenance and a cache (or a base weights file).

@@ -21,8 +21,9 @@ public struct HeadProvenance: Equatable, Sendable {
     public init(cache: FeatureCache) throws {
         let f = cache.fingerprint
         guard let layer = CutLayer(rawValue: f.layer), let resize = ResizeMethod(rawValue: f.resize),
-              let preprocess = PreprocessMode(rawValue: f.preprocess), let size = f.inputSize.first else {
-            throw ProvenanceError(source: cache.path, reason: "the cache's fingerprint has settings this headstart does not know: \(f.layer), \(f.resize), \(f.preprocess)")
+              let preprocess = PreprocessMode(rawValue: f.preprocess), let size = f.inputSize.first,
+              (try? Setting.size.check(size, as: "inputSize")) != nil else {
+            throw ProvenanceError(source: cache.path, reason: "the cache's fingerprint has settings this headstart does not know: \(f.layer), \(f.inputSize), \(f.resize), \(f.preprocess)")
         }
         self.init(weightsSHA256: f.weightsSHA256, weightsName: f.weightsName,
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
@@ -52,6 +53,10 @@ public struct HeadProvenance: Equatable, Sendable {
               let preprocess = PreprocessMode(rawValue: try need("preprocess")),
               let classes = try? JSONDecoder().decode([String].self, from: Data(try need("classes").utf8)) else {
             throw ProvenanceError(source: source, reason: "the head's recorded settings are not readable: \(m)")
+        }
+        // The size builds a network: the file's word is checked as the --size flag is.
+        do { try Setting.size.check(size, as: "the head's recorded size") } catch let e as SettingError {
+            throw ProvenanceError(source: source, reason: "\(e)")
         }
         self.init(weightsSHA256: try need("weights_sha256"), weightsName: m["weights_name"] ?? "",
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),

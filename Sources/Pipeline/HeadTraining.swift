@@ -19,6 +19,8 @@ public struct HeadTrainingJob {
     public var checkpointBest = false
     /// How training samples are augmented (validation never is: it reads view 0).
     public var augment: HeadAugmentation = .none
+    /// Damaged entries: refuse (the default) or train without them (`--skip-damaged`).
+    public var damagePolicy: DamagePolicy = .refuse
 
     public init(cache: String, out: String) { self.cache = cache; self.out = out }
 }
@@ -42,22 +44,32 @@ public struct HeadTrainingResult {
     public var samplesWithViews = 0, augmentedViews = 0
     /// With `--augment live`: what the producer did.
     public var live: LiveAugmentationStats?
+    /// Entries and views left out as damaged (`--skip-damaged`).
+    public var damaged: [DamagedEntry] = []
 }
 
 public enum HeadTraining {
     @discardableResult
     public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        try OutputPath.check(job.out, as: "the head's output")
+        // Only `--augment live --keep-views` writes (the fresh views); everything else reads.
+        var writes = false
+        if case .live(let live) = job.augment { writes = live.keepViews }
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: !writes)
         let provenance = try HeadProvenance(cache: cache)
-        let plain = try CacheFeatures(cache: cache, split: .train)
-        let validation = try CacheFeatures(cache: cache, split: .validation)
+        // Every entry and record is checked once, before anything trains on it.
+        var augmentsViews = false
+        if case .views = job.augment { augmentsViews = true }
+        let screening = try cache.screened(views: augmentsViews, policy: job.damagePolicy)
+        let plain = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
+        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
         let train: FeatureSource
         var viewSource: CacheViewFeatures?
         var liveSource: LiveAugmentedFeatures?
         switch job.augment {
         case .none: train = plain
         case .views:
-            let v = try CacheViewFeatures(cache: cache, entries: plain.entries, seed: job.options.seed)
+            let v = CacheViewFeatures(cache: cache, entries: plain.entries, seed: job.options.seed, storedViews: screening.views)
             viewSource = v
             train = v
         case .live(let options):
@@ -98,6 +110,7 @@ public enum HeadTraining {
             result.augmentedViews = viewSource.views.reduce(0) { $0 + $1.filter { $0 > 0 }.count }
         }
         result.live = liveSource?.stats
+        result.damaged = screening.damaged + screening.damagedViews
         return result
     }
 }

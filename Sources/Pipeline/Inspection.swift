@@ -358,7 +358,7 @@ public enum Inspection {
             throw InspectionError.unknownResize(cache: cache.path, resize: fp.resize)
         }
         let file = root.appendingPathComponent(e.path).path
-        let bytes = try ImageDecoder.readFile(file)
+        let bytes = try ImageDecoder.readFile(fileSystemPath: Dataset.fileSystemPath(root: root.path, relativePath: e.path), name: file)
         let matches = ContentKey.of(Data(bytes)) == e.key
         var decoded = try ImageDecoder.decode(data: bytes, name: file)
         decoded.image = ImageResize.resize(decoded.image, height: fp.inputSize[0], width: fp.inputSize[1], method: method)
@@ -451,7 +451,7 @@ public enum Inspection {
                 let sameStat = e.fileSize == item.fileSize && e.modificationTimeNanoseconds == item.modificationTimeNanoseconds
                 if sameStat && !hashAll { r.unchanged += 1; continue }
                 let key: ContentKey
-                do { key = try ContentKey.of(fileAt: item.url.path) } catch {
+                do { key = ContentKey.of(Data(try ImageDecoder.readFile(fileSystemPath: item.fileSystemPath, name: item.relativePath))) } catch {
                     r.unreadable.append(StaleFile(path: item.relativePath, reason: "\(error)"))
                     continue
                 }

@@ -1,3 +1,4 @@
+import CYaml
 import Extract
 import Foundation
 import Store
@@ -20,6 +21,10 @@ public struct PipelineDefinition: Codable, Equatable {
     public var sweep: SweepSection?
     public var augment: AugmentSection?
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, dataset, weights, cache, output, demo, extract, train, sweep, augment
+    }
+
     public struct ExtractSection: Codable, Equatable {
         public var layer: String?
         public var size: Int?
@@ -29,9 +34,10 @@ public struct PipelineDefinition: Codable, Equatable {
         public var batch: Int?
         public var validationSplit: Double?
         public var limit: Int?
-        enum CodingKeys: String, CodingKey {
+        public var allowLabelConflicts: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, size, resize, preprocess, dtype, batch, limit
-            case validationSplit = "validation_split"
+            case validationSplit = "validation_split", allowLabelConflicts = "allow_label_conflicts"
         }
     }
 
@@ -44,7 +50,7 @@ public struct PipelineDefinition: Codable, Equatable {
         public var seed: UInt64?
         public var shuffle: Bool?
         public var earlyStop: Int?
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case epochs, batch, lr, hidden, dropout, seed, shuffle
             case earlyStop = "early_stop"
         }
@@ -67,11 +73,17 @@ public struct PipelineDefinition: Codable, Equatable {
         public var shuffle: Bool?
         public var earlyStop: Int?
         public var output: String?
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case lr, hidden, dropout, batch, epochs, seed, random, strategy, metric, rungs, keep, shuffle, output
             case earlyStop = "early_stop"
         }
         public init() {}
+
+        /// The swept hyper-parameters: key, the setting each value must pass, and the values given.
+        public var hyperParameters: [(key: String, setting: Setting, values: FlexibleValues?)] {
+            [("lr", .learningRate, lr), ("hidden", .hidden, hidden), ("dropout", .dropout, dropout),
+             ("batch", .trainBatch, batch), ("epochs", .epochs, epochs), ("seed", .seed, seed)]
+        }
     }
 
     /// A YAML scalar or list of scalars, kept as the command line's text form ("a,b,c" or "lo:hi").
@@ -118,7 +130,7 @@ public struct PipelineDefinition: Codable, Equatable {
         public var fill: FillMode?
         public var cval: Double?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case views, seed, book, rotation, shear, zoom, brightness, fill, cval
             case widthShift = "width_shift", heightShift = "height_shift", horizontalFlip = "horizontal_flip"
             case verticalFlip = "vertical_flip", channelShift = "channel_shift"
@@ -175,13 +187,32 @@ public struct PipelineDefinition: Codable, Equatable {
         public var description: String { "\(path): \(reason)" }
     }
 
+    /// Reads and checks a pipeline file: at most `maxBytes`, nested at most `maxDepth` deep (a parser that
+    /// recursed into a hostile file would overflow its stack), every key one this build knows (a misspelt key
+    /// is an error naming it, with the known key it is closest to), every value of the right type and within
+    /// what its command-line flag accepts (`Setting`).
     public static func load(path: String) throws -> PipelineDefinition {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
             throw LoadError(path: path, reason: "cannot read the pipeline file (\(error.localizedDescription))")
         }
+        guard data.count <= maxBytes else { throw LoadError(path: path, reason: "\(data.count) bytes; a pipeline file is at most \(maxBytes)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw LoadError(path: path, reason: "not UTF-8 text") }
+        return try parse(text, source: path)
+    }
+
+    public static let maxBytes = 1 << 20
+    public static let maxDepth = 16
+
+    /// `load` for text already in memory (`source` names it in errors).
+    public static func parse(_ text: String, source path: String) throws -> PipelineDefinition {
+        try checkDepth(text, source: path)
+        let p: PipelineDefinition
         do {
-            return try YAMLDecoder().decode(PipelineDefinition.self, from: text)
+            if let root = try Yams.compose(yaml: text) { try checkKeys(root, source: path) }
+            p = try YAMLDecoder().decode(PipelineDefinition.self, from: text)
+        } catch let e as LoadError {
+            throw e
         } catch let DecodingError.keyNotFound(key, context) {
             throw LoadError(path: path, reason: "missing key \(key.stringValue) at \(codingPath(context))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
@@ -190,6 +221,135 @@ public struct PipelineDefinition: Codable, Equatable {
         } catch {
             throw LoadError(path: path, reason: "not a readable pipeline (\(error))")
         }
+        try p.validate(source: path)
+        return p
+    }
+
+    /// Walks libyaml's events (an iterative parser) and refuses collections nested deeper than `maxDepth`,
+    /// before anything recursive sees the text.
+    static func checkDepth(_ text: String, source path: String) throws {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { throw LoadError(path: path, reason: "cannot start the YAML parser") }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBufferPointer { buf in
+            yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
+            var depth = 0
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    let problem = parser.problem.map { String(cString: $0) } ?? "unreadable YAML"
+                    throw LoadError(path: path, reason: "line \(parser.problem_mark.line + 1): \(problem)")
+                }
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    depth += 1
+                    if depth > maxDepth {
+                        throw LoadError(path: path, reason: "line \(event.start_mark.line + 1): nested more than \(maxDepth) deep; a pipeline file is a few flat sections")
+                    }
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT: depth -= 1
+                case YAML_STREAM_END_EVENT: return
+                default: break
+                }
+            }
+        }
+    }
+
+    /// The keys each level accepts: the top level and each section.
+    static let knownKeys: [String: [String]] = [
+        "": CodingKeys.allCases.map(\.stringValue),
+        "extract": ExtractSection.CodingKeys.allCases.map(\.stringValue),
+        "train": TrainSection.CodingKeys.allCases.map(\.stringValue),
+        "sweep": SweepSection.CodingKeys.allCases.map(\.stringValue),
+        "augment": AugmentSection.CodingKeys.allCases.map(\.stringValue),
+    ]
+
+    /// Every key of the top level and of each section must be one this build reads: a misspelt key would
+    /// otherwise be ignored and its setting silently take the default.
+    static func checkKeys(_ root: Node, source path: String) throws {
+        guard let top = root.mapping else {
+            throw LoadError(path: path, reason: "the top level is not a mapping of keys (name:, dataset:, extract:, …)")
+        }
+        func check(_ mapping: Node.Mapping, _ section: String) throws {
+            let known = knownKeys[section]!
+            for (k, _) in mapping {
+                guard let key = k.string, known.contains(key) else {
+                    let given = k.string ?? "\(k)"
+                    let whereText = section.isEmpty ? "at the top level" : "in \(section):"
+                    throw LoadError(path: path, reason: "unknown key '\(given)' \(whereText)" + didYouMean(given, known)
+                                    + " (known: \(known.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        try check(top, "")
+        for (k, v) in top {
+            guard let key = k.string, knownKeys[key] != nil else { continue }
+            if let m = v.mapping { try check(m, key) }
+        }
+    }
+
+    /// "; did you mean 'x'?" for the known key within two edits of `given` (the nearest), else "".
+    static func didYouMean(_ given: String, _ known: [String]) -> String {
+        let scored = known.map { ($0, editDistance(given.lowercased(), $0)) }.filter { $0.1 <= 2 }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return "" }
+        return "; did you mean '\(best.0)'?"
+    }
+
+    /// Levenshtein distance.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var row = Array(0...b.count)  // distances from a[..<i] to each prefix of b
+        for i in 1...a.count {
+            var diagonal = row[0]
+            row[0] = i
+            for j in 1...b.count {
+                let above = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
+                diagonal = above
+            }
+        }
+        return row[b.count]
+    }
+
+    /// Every value present passes the same check as its command-line flag (`Setting`); the enumerated ones
+    /// (layer, resize, …) and the augmentation are checked by the same decoders the commands use.
+    public func validate(source path: String) throws {
+        func check(_ setting: Setting, _ value: Int?, key: String? = nil) throws {
+            guard let value else { return }
+            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+        }
+        func check(_ setting: Setting, _ value: Double?) throws {
+            guard let value else { return }
+            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+        }
+        try check(.size, extract?.size)
+        try check(.extractBatch, extract?.batch)
+        try check(.validationSplit, extract?.validationSplit)
+        try check(.limit, extract?.limit)
+        _ = try extractionSettings(source: path)
+        _ = try featureDType(source: path)
+        try check(.epochs, train?.epochs)
+        try check(.trainBatch, train?.batch)
+        try check(.learningRate, train?.lr)
+        try check(.hidden, train?.hidden)
+        try check(.dropout, train?.dropout)
+        try check(.earlyStop, train?.earlyStop)
+        try check(.random, sweep?.random)
+        try check(.rungs, sweep?.rungs)
+        try check(.keep, sweep?.keep)
+        try check(.earlyStop, sweep?.earlyStop, key: "sweep.early_stop")
+        if let s = sweep {
+            for (key, setting, values) in s.hyperParameters {
+                guard let text = values?.text else { continue }
+                do { _ = try SweepValues.parse(text, name: "sweep.\(key)", setting: setting) } catch let e as SweepSpecError {
+                    throw LoadError(path: path, reason: "\(e)")
+                } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+            }
+        }
+        try check(.views, augment?.views)
+        do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError(path: path, reason: "augment: \(e)") }
     }
 
     private static func codingPath(_ c: DecodingError.Context) -> String {
@@ -233,6 +393,7 @@ public struct PipelineDefinition: Codable, Equatable {
         job.batchSize = extract?.batch ?? 32
         job.validationSplit = extract?.validationSplit ?? 0
         job.limit = extract?.limit
+        job.allowLabelConflicts = extract?.allowLabelConflicts ?? false
         // An augment: section with views: K extracts K augmented views per training image.
         job.views = augment?.views ?? 0
         do { job.augmentation = try augment?.settings() } catch let e as AugmentationError {

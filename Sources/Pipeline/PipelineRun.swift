@@ -108,9 +108,9 @@ public enum PipelineRun {
         let label = demo ? " (DEMO: seeded weights, generated images)" : ""
         let history = (output as NSString).appendingPathComponent("history.csv")
         let curves = (output as NSString).appendingPathComponent("curves.svg")
-        try TrainingReport.csv(training.history).write(toFile: history, atomically: true, encoding: .utf8)
-        try TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)")
-            .write(toFile: curves, atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(TrainingReport.csv(training.history).utf8), to: history)
+        try AtomicFile.write(Data(TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)").utf8),
+                             to: curves)
         var outputs = [headPath, history, curves]
 
         // Evaluate.
@@ -121,7 +121,7 @@ public enum PipelineRun {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let json = (output as NSString).appendingPathComponent("evaluation.json")
-            try enc.encode(report).write(to: URL(fileURLWithPath: json))
+            try AtomicFile.write(enc.encode(report), to: json)
             outputs.append(json)
             evaluation = report
         }

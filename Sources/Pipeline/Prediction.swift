@@ -124,6 +124,7 @@ public final class Predictor {
                 + "\(trained.provenance.featureShape), but \(trained.provenance.settings.layer.rawValue) at "
                 + "\(trained.provenance.settings.size)×\(trained.provenance.settings.size) gives \(extractor.featureShape)")
         }
+        try extractor.checkMemory(batch: self.batchSize)
         headPredictor = HeadPredictor(head: trained.head, batchSize: self.batchSize)
     }
 

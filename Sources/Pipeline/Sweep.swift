@@ -1,5 +1,6 @@
 import Foundation
 import HeadTrain
+import KerasH5
 import Numerics
 import Store
 
@@ -16,6 +17,8 @@ public struct SweepJob {
     public var memoryBudget = 8 << 30
     /// How many of the best configs the validation-curves figure shows.
     public var plotTop = 5
+    /// Damaged entries: refuse (the default) or sweep without them (`--skip-damaged`).
+    public var damagePolicy: DamagePolicy = .refuse
 
     public init(cache: String, out: String, configs: [SweepConfig]) {
         self.cache = cache; self.out = out; self.configs = configs
@@ -93,6 +96,8 @@ public struct SweepOutcome {
     public var resumedCount: Int
     public var best: SweepResult? { ranked.first }
     public var wallSeconds: Double
+    /// Entries left out as damaged (`--skip-damaged`).
+    public var damaged: [DamagedEntry] = []
 }
 
 public enum Sweep {
@@ -114,15 +119,27 @@ public enum Sweep {
                 throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(job.configs.map(\.epochs)).sorted()))")
             }
         }
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil)
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
         let provenance = try HeadProvenance(cache: cache)
-        let train = try CacheFeatures(cache: cache, split: .train)
-        let validation = try CacheFeatures(cache: cache, split: .validation)
+        let screening = try cache.screened(policy: job.damagePolicy)
+        let train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
+        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
         guard train.count > 0 else {
             throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
         }
         let val: FeatureSource? = validation.count > 0 ? validation : nil
         let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
+        // Every config's head must fit before any trains (passes are sized from these bytes).
+        for c in job.configs {
+            let config = HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout)
+            do {
+                try config.validate()
+                guard Sweep.stateBytes(c, featureCount: F) <= Int(clamping: ProcessInfo.processInfo.physicalMemory) else {
+                    throw HeadError.tooLarge(what: "training config \(c.label)", bytes: Sweep.stateBytes(c, featureCount: F),
+                                             available: Int(clamping: ProcessInfo.processInfo.physicalMemory))
+                }
+            } catch let e as HeadError { throw SweepSpecError("config \(c.label): \(e)") }
+        }
         let identity = try cacheIdentity(cache, train: train.count, validation: validation.count)
         let schedule = job.strategy.schedule(job.metric)
         try FileManager.default.createDirectory(atPath: "\(job.out)/configs", withIntermediateDirectories: true)
@@ -154,10 +171,10 @@ public enum Sweep {
                                 history: history.epochs.map(SweepResult.EpochRecord.init))
             let dir = configDirectory(job.out, c.id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try TrainingReport.csv(history).write(toFile: "\(dir)/\(historyName)", atomically: true, encoding: .utf8)
+            try AtomicFile.write(Data(TrainingReport.csv(history).utf8), to: "\(dir)/\(historyName)")
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try enc.encode(r).write(to: URL(fileURLWithPath: "\(dir)/\(resultName)"), options: .atomic)
+            try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
             try? FileManager.default.removeItem(atPath: "\(dir)/\(stateName)")
             results[c.id] = r
             live[c.id] = nil
@@ -262,20 +279,20 @@ public enum Sweep {
             let ka = job.metric.key(job.metric.bestEpoch(a.logs)!), kb = job.metric.key(job.metric.bestEpoch(b.logs)!)
             return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
         }
-        let outcome = SweepOutcome(ranked: ranked, trainedCount: trained.count, resumedCount: resumedCount,
+        var outcome = SweepOutcome(ranked: ranked, trainedCount: trained.count, resumedCount: resumedCount,
                                    wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9)
-        try SweepReport.csv(ranked).write(toFile: "\(job.out)/sweep.csv", atomically: true, encoding: .utf8)
-        try SweepReport.json(outcome, metric: job.metric, schedule: schedule).write(to: URL(fileURLWithPath: "\(job.out)/sweep.json"), options: .atomic)
-        try SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric)
-            .write(toFile: "\(job.out)/validation-curves.svg", atomically: true, encoding: .utf8)
+        outcome.damaged = screening.damaged
+        try AtomicFile.write(Data(SweepReport.csv(ranked).utf8), to: "\(job.out)/sweep.csv")
+        try AtomicFile.write(SweepReport.json(outcome, metric: job.metric, schedule: schedule), to: "\(job.out)/sweep.json")
+        try AtomicFile.write(Data(SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric).utf8),
+                             to: "\(job.out)/validation-curves.svg")
         return outcome
     }
 
-    /// Bytes one config holds while training: weights and RMSprop state (2 × layout floats), the workspace
-    /// (two input batches, six B×H activations) and the stepper's per-thread buffers (tiles, partials).
+    /// Bytes one config holds while training (`HeadTrainer.memoryBytes`; Int.max when that overflows).
     public static func stateBytes(_ c: SweepConfig, featureCount F: Int) -> Int {
-        let total = F * c.hidden + 2 * c.hidden + 2 + 64
-        return 4 * (2 * total + 2 * c.batch * F + 8 * c.batch * c.hidden + 2 * 64 * c.hidden + 2 * c.batch * c.hidden)
+        HeadTrainer.memoryBytes(config: HeadConfig(featureCount: F, hidden: c.hidden, classes: 2, dropout: c.dropout),
+                                batchSize: c.batch) ?? .max
     }
 
     /// SHA-256 of the cache's fingerprint (sorted-key JSON) and its split sizes: results from another cache
@@ -295,9 +312,9 @@ public enum Sweep {
         var data = Data()
         t.head.withParameters { data.append(UnsafeBufferPointer($0)) }
         t.stepper.withOptimizerState { data.append(UnsafeBufferPointer($0)) }
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(data, to: path)
         let h = try JSONEncoder().encode(history.epochs.map(SweepResult.EpochRecord.init))
-        try h.write(to: URL(fileURLWithPath: path + ".history.json"), options: .atomic)
+        try AtomicFile.write(h, to: path + ".history.json")
     }
 
     static func loadState(_ t: HeadTrainer, path: String) throws -> TrainingHistory {
@@ -389,14 +406,10 @@ struct Incumbent {
         m["sweep_epoch"] = String(epoch)
         if let v = log.valLoss { m["sweep_val_loss"] = String(v) }
         if let v = log.valAccuracy { m["sweep_val_acc"] = String(v) }
-        let tmp = "\(out)/best.h5.partial"
-        try HeadFile.save(head, to: tmp, metadata: m)
-        guard rename(tmp, "\(out)/best.h5") == 0 else {
-            throw SweepSpecError("\(out)/best.h5: cannot move the saved head into place (errno \(errno))")
-        }
+        try HeadFile.save(head, to: "\(out)/best.h5", metadata: m)  // appears whole or not at all
         let saved = Saved(id: id, epoch: epoch, key: key, config: config, schedule: schedule, cacheIdentity: identity,
                           valLoss: log.valLoss, valAcc: log.valAccuracy)
-        try enc.encode(saved).write(to: URL(fileURLWithPath: "\(out)/best.json"), options: .atomic)
+        try AtomicFile.write(enc.encode(saved), to: "\(out)/best.json")
         dirty = false
     }
 }

@@ -115,23 +115,36 @@ public enum SweepValues: Equatable, Sendable {
     case list([Double])
     case range(Double, Double)
 
-    public static func parse(_ text: String, name: String) throws -> SweepValues {
+    /// `name` is how the values were given ("--lr", "sweep.lr"); with `setting`, every listed value and both ends
+    /// of a range must be what that setting accepts.
+    public static func parse(_ text: String, name: String, setting: Setting? = nil) throws -> SweepValues {
+        let values = try parseUnchecked(text, name: name)
+        if let setting {
+            switch values {
+            case .list(let list): for v in list { try setting.check(v, as: name) }
+            case let .range(lo, hi): try setting.check(lo, as: name); try setting.check(hi, as: name)
+            }
+        }
+        return values
+    }
+
+    private static func parseUnchecked(_ text: String, name: String) throws -> SweepValues {
         let t = text.trimmingCharacters(in: .whitespaces)
         if t.contains(":") {
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let lo = Double(parts[0].trimmingCharacters(in: .whitespaces)),
                   let hi = Double(parts[1].trimmingCharacters(in: .whitespaces)), lo <= hi else {
-                throw SweepSpecError("--\(name) '\(text)': a range is LOW:HIGH with LOW ≤ HIGH")
+                throw SweepSpecError("\(name) '\(text)': a range is LOW:HIGH with LOW ≤ HIGH")
             }
             return .range(lo, hi)
         }
         let values = try t.split(separator: ",").map { s -> Double in
             guard let v = Double(s.trimmingCharacters(in: .whitespaces)) else {
-                throw SweepSpecError("--\(name) '\(text)': '\(s)' is not a number")
+                throw SweepSpecError("\(name) '\(text)': '\(s)' is not a number")
             }
             return v
         }
-        guard !values.isEmpty else { throw SweepSpecError("--\(name): no values") }
+        guard !values.isEmpty else { throw SweepSpecError("\(name): no values") }
         return .list(values)
     }
 }

@@ -25,26 +25,54 @@ public final class FeatureCache {
     /// Default first map size; it doubles whenever a write fills it.
     public static let defaultInitialMapSize = 64 << 20
 
+    /// How `init` found the cache.
+    public enum Opening: Equatable, Sendable {
+        /// It existed, complete.
+        case existing
+        /// There was none: this created it (fingerprint, created and updated in the transaction that made it).
+        case created
+        /// data.mdb existed but no fingerprint was ever committed (a run killed before its first commit, or by
+        /// an older headstart between its two first transactions) and held no records: this finished it.
+        case finished
+    }
+
+    /// What `init` found.
+    public let opening: Opening
+    /// Opened with `readOnly`: every write refuses with `StoreError.readOnly`.
+    public var isReadOnly: Bool { lmdb.readOnly }
+    /// Read-only without LMDB's lock file, which could not be opened for writing (a read-only directory).
+    public var isLockless: Bool { lmdb.lockless }
+
     /// Opens or creates the cache at `path` (a directory).
     /// - Parameters:
     ///   - fingerprint: the settings of this run. An existing cache must have an equal fingerprint, else
-    ///     `StoreError.fingerprintMismatch` lists the differing fields. Pass nil to open an existing cache with
-    ///     whatever fingerprint it has (for reading, export, merge).
+    ///     `StoreError.fingerprintMismatch` lists the differing fields. The check and, for a new cache, the
+    ///     writing of the fingerprint happen in the one write transaction that creates the databases, so two
+    ///     runs starting together on a new cache cannot both win: LMDB's writer lock makes the second one wait,
+    ///     then see the first one's fingerprint. Pass nil to open an existing cache with whatever fingerprint
+    ///     it has (for reading, export, merge).
+    ///   - readOnly: open with MDB_RDONLY (and MDB_NOLOCK when lock.mdb cannot be written), for commands that
+    ///     only read: the cache may then be on a read-only disk or in a directory this user cannot write.
+    ///     Needs `fingerprint` nil.
     ///   - rebuild: delete the cache's data files first and start empty.
     ///   - adoptAugmentation: do not compare the `augmentation` field: the cache keeps whatever it recorded
     ///     (plain view-0 extraction into a cache that also holds augmented views; `recordAugmentation` checks
     ///     the recipe when views are to be added).
-    public init(path: String, fingerprint: CacheFingerprint?, rebuild: Bool = false, adoptAugmentation: Bool = false,
-                initialMapSize: Int = FeatureCache.defaultInitialMapSize) throws {
+    public init(path: String, fingerprint: CacheFingerprint?, readOnly: Bool = false, rebuild: Bool = false,
+                adoptAugmentation: Bool = false, initialMapSize: Int = FeatureCache.defaultInitialMapSize) throws {
         self.path = path
         let fm = FileManager.default
         let data = (path as NSString).appendingPathComponent("data.mdb")
         let lock = (path as NSString).appendingPathComponent("lock.mdb")
+        precondition(!(readOnly && (fingerprint != nil || rebuild)), "a cache is created or rebuilt only for writing")
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw StoreError.notACache(cache: path, reason: "it is a file; the cache is a directory") }
         } else if fingerprint == nil {
             throw StoreError.notACache(cache: path, reason: "no such directory")
+        }
+        if let fingerprint, let reason = fingerprint.invalidity() {
+            throw StoreError.notACache(cache: path, reason: "the fingerprint asked for is unusable: \(reason)")
         }
         if rebuild {
             guard fingerprint != nil else { throw StoreError.notACache(cache: path, reason: "rebuild needs a fingerprint") }
@@ -55,43 +83,64 @@ public final class FeatureCache {
                 }
             }
         }
-        if fingerprint == nil && !fm.fileExists(atPath: data) {
-            throw StoreError.notACache(cache: path, reason: "no data.mdb in it")
+        if fingerprint == nil {
+            var st = stat()
+            guard stat(data, &st) == 0 else { throw StoreError.notACache(cache: path, reason: "no data.mdb in it") }
+            // LMDB takes an empty data.mdb for a new environment and would format it: for a reader it is a cache
+            // that was never completed (or a copy that has not begun).
+            if st.st_size == 0 { throw StoreError.incomplete(cache: path, reason: "data.mdb is empty (0 bytes)") }
         }
         do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw StoreError.notACache(cache: path, reason: "cannot create the directory: \(error.localizedDescription)")
         }
-        let env = try LMDBEnvironment(path: path, initialMapSize: initialMapSize)
+        let env = try LMDBEnvironment(path: path, initialMapSize: initialMapSize, readOnly: readOnly)
         lmdb = env
 
-        let stored: CacheFingerprint? = try env.read { txn in
-            try env.get(txn, "meta", Array("fingerprint".utf8)) { b -> CacheFingerprint? in
-                guard let b else { return nil }
-                do { return try JSONDecoder().decode(CacheFingerprint.self, from: Data(b)) } catch {
-                    throw StoreError.notACache(cache: path, reason: "meta/fingerprint is not a readable fingerprint: \(error)")
+        func decode(_ b: UnsafeRawBufferPointer) throws -> CacheFingerprint {
+            let f: CacheFingerprint
+            do { f = try JSONDecoder().decode(CacheFingerprint.self, from: Data(b)) } catch {
+                throw StoreError.notACache(cache: path, reason: "meta/fingerprint is not a readable fingerprint: \(error)")
+            }
+            if let reason = f.invalidity() { throw StoreError.notACache(cache: path, reason: "meta/fingerprint: \(reason)") }
+            return f
+        }
+        guard let fingerprint else {
+            // Reading: the databases and the fingerprint must be there.
+            let stored = try env.readCommitted { txn -> CacheFingerprint? in
+                let missing = try env.openDatabases(txn, create: false)
+                if missing.contains("meta") { return nil }
+                guard missing.isEmpty else {
+                    throw StoreError.notACache(cache: path, reason: "LMDB databases \(missing) are missing")
                 }
+                return try env.get(txn, "meta", Array("fingerprint".utf8)) { try $0.map(decode) }
             }
+            guard let stored else { throw StoreError.incomplete(cache: path, reason: "it has no fingerprint") }
+            storedFingerprint = stored
+            opening = .existing
+            return
         }
-        switch (stored, fingerprint) {
-        case let (s?, f?):
-            var asked = f
-            if adoptAugmentation { asked.augmentation = s.augmentation }
-            let diffs = s.differences(from: asked)
-            guard diffs.isEmpty else { throw StoreError.fingerprintMismatch(cache: path, differences: diffs) }
-            self.storedFingerprint = s
-        case let (s?, nil):
-            self.storedFingerprint = s
-        case let (nil, f?):
-            self.storedFingerprint = f
-            let now = Array(FeatureCache.timestamp().utf8)
-            try env.write { txn in
-                try env.put(txn, "meta", Array("fingerprint".utf8), Array(f.jsonData()))
-                try env.put(txn, "meta", Array("created".utf8), now)
-                try env.put(txn, "meta", Array("updated".utf8), now)
+        // Writing: open or create the databases, then compare or write the fingerprint, in one transaction.
+        let now = Array(FeatureCache.timestamp().utf8)
+        let (kept, opening) = try env.write { txn -> (CacheFingerprint, Opening) in
+            _ = try env.openDatabases(txn, create: true)
+            if let s = try env.get(txn, "meta", Array("fingerprint".utf8), { try $0.map(decode) }) {
+                var asked = fingerprint
+                if adoptAugmentation { asked.augmentation = s.augmentation }
+                let diffs = s.differences(from: asked)
+                guard diffs.isEmpty else { throw StoreError.fingerprintMismatch(cache: path, differences: diffs) }
+                return (s, .existing)
             }
-        case (nil, nil):
-            throw StoreError.notACache(cache: path, reason: "meta has no fingerprint")
+            let records = try env.entryCount(txn, "records"), entries = try env.entryCount(txn, "index")
+            guard records == 0 && entries == 0 else {
+                throw StoreError.incomplete(cache: path, reason: "it holds \(records) records and \(entries) index entries but no fingerprint, so nothing says what made them; --rebuild starts it over")
+            }
+            try env.put(txn, "meta", Array("fingerprint".utf8), Array(fingerprint.jsonData()))
+            try env.put(txn, "meta", Array("created".utf8), now)
+            try env.put(txn, "meta", Array("updated".utf8), now)
+            return (fingerprint, env.existed ? .finished : .created)
         }
+        storedFingerprint = kept
+        self.opening = opening
     }
 
     static func timestamp() -> String {
@@ -178,7 +227,8 @@ public final class FeatureCache {
 
     /// Writes a batch in one transaction: all of it is visible afterwards, or (after a crash) none of it.
     /// Records whose (key, view) already exist are left as they are (same content and fingerprint give the
-    /// same features). Returns how many records were newly written.
+    /// same features), unless the stored one is damaged: then it is replaced. Returns how many records were
+    /// written.
     @discardableResult
     public func commit(batch: Batch) throws -> Int {
         let n = fingerprint.featureCount
@@ -192,9 +242,18 @@ public final class FeatureCache {
                             Layout.encodeRecord(values: r.values, shape: fingerprint.featureShape, dtype: fingerprint.dtype)))
         }
         let stamp = Array(FeatureCache.timestamp().utf8)
+        let fp = fingerprint
+        let classes = try batch.classNames.map { Array(try JSONEncoder().encode($0)) }
         return try lmdb.write { txn in
             var written = 0
-            for (k, v) in encoded where try lmdb.put(txn, "records", k, v, noOverwrite: true) { written += 1 }
+            for (k, v) in encoded {
+                if try lmdb.put(txn, "records", k, v, noOverwrite: true) {
+                    written += 1
+                } else if try lmdb.get(txn, "records", k, { FeatureCache.recordFault($0!, fp) != nil }) {
+                    try lmdb.put(txn, "records", k, v)
+                    written += 1
+                }
+            }
             for p in batch.removedPaths {
                 try lmdb.delete(txn, "index", Array(p.utf8))
                 try lmdb.delete(txn, "errors", Array(p.utf8))
@@ -207,6 +266,7 @@ public final class FeatureCache {
                 try lmdb.put(txn, "errors", Array(e.path.utf8), Layout.encodeError(e))
                 try lmdb.delete(txn, "index", Array(e.path.utf8))
             }
+            if let classes { try lmdb.put(txn, "meta", Array("classes".utf8), classes) }
             try lmdb.put(txn, "meta", Array("updated".utf8), stamp)
             return written
         }
@@ -216,6 +276,15 @@ public final class FeatureCache {
 
     public func contains(key: ContentKey, view: UInt16 = 0) throws -> Bool {
         try lmdb.read { txn in try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { $0 != nil } }
+    }
+
+    /// Whether (key, view) has a record that can be used (present, header, length, CRC-32, finite values):
+    /// extraction computes again what is missing or damaged, and `commit` replaces a damaged record.
+    public func hasSoundRecord(key: ContentKey, view: UInt16 = 0) throws -> Bool {
+        let fp = fingerprint
+        return try lmdb.read { txn in
+            try lmdb.get(txn, "records", Layout.recordKey(key, view: view)) { b in b.map { FeatureCache.recordFault($0, fp) == nil } ?? false }
+        }
     }
 
     /// The record decoded to float32, checksum checked; nil if absent.
@@ -258,13 +327,15 @@ public final class FeatureCache {
     }
 
     /// All index entries in path order (bytewise UTF-8, i.e. Unicode code point order), optionally one split.
-    public func indexEntries(split: Split? = nil) throws -> [IndexEntry] {
+    /// A damaged entry is an error, or left out with `skippingDamaged` (extraction rewrites such entries).
+    public func indexEntries(split: Split? = nil, skippingDamaged: Bool = false) throws -> [IndexEntry] {
         var out = [IndexEntry]()
         try lmdb.read { txn in
             try lmdb.forEach(txn, "index") { k, v in
                 let p = String(decoding: k, as: UTF8.self)
                 switch Layout.decodeIndex(path: p, v) {
                 case .success(let e): if split == nil || e.split == split { out.append(e) }
+                case .failure where skippingDamaged: break
                 case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
                 }
                 return true
@@ -365,12 +436,14 @@ public final class FeatureCache {
 
     // MARK: verification
 
-    /// Re-reads everything: every record's key length, header, shape and dtype (against the fingerprint), length
-    /// and CRC-32; every index entry's layout and that its (key, view 0) record exists; every errors value.
+    /// Re-reads everything: every record's key length, header, shape and dtype (against the fingerprint), length,
+    /// CRC-32 and finite values; every index entry's layout, CRC-32 and label (against the class names) and that
+    /// its (key, view 0) record exists; every errors value.
     /// Returns the problems found (empty = the cache is sound).
     public func verify() throws -> [VerificationProblem] {
         var problems = [VerificationProblem]()
         let fp = fingerprint
+        let classCount = try classNames().count
         try lmdb.read { txn in
             try lmdb.forEach(txn, "records") { k, v in
                 guard let (key, view) = Layout.parseRecordKey(k) else {
@@ -378,15 +451,8 @@ public final class FeatureCache {
                                                         reason: "key is \(k.count) bytes, expected 34"))
                     return true
                 }
-                let name = Layout.recordName(key, view)
-                switch Layout.parseRecord(v, checkCRC: true) {
-                case .success(let h):
-                    if h.shape != fp.featureShape || h.dtype != fp.dtype {
-                        problems.append(VerificationProblem(database: "records", item: name,
-                            reason: "header says \(h.dtype.rawValue) \(h.shape), fingerprint says \(fp.dtype.rawValue) \(fp.featureShape)"))
-                    }
-                case .failure(let f):
-                    problems.append(VerificationProblem(database: "records", item: name, reason: f.reason))
+                if let fault = FeatureCache.recordFault(v, fp) {
+                    problems.append(VerificationProblem(database: "records", item: Layout.recordName(key, view), reason: fault))
                 }
                 return true
             }
@@ -394,6 +460,9 @@ public final class FeatureCache {
             try lmdb.forEach(txn, "index") { k, v in
                 let p = String(decoding: k, as: UTF8.self)
                 switch Layout.decodeIndex(path: p, v) {
+                case .success(let e) where classCount > 0 && !(0..<Int32(classCount)).contains(e.label):
+                    problems.append(VerificationProblem(database: "index", item: p,
+                                                        reason: "label \(e.label) names no class (the cache has \(classCount))"))
                 case .success(let e): entries.append(e)
                 case .failure(let f): problems.append(VerificationProblem(database: "index", item: p, reason: f.reason))
                 }

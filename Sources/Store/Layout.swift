@@ -66,10 +66,13 @@ enum Layout {
         var shape: [Int]
         var crc: UInt32
         var payloadOffset: Int
-        var count: Int { shape.reduce(1, *) }
+        /// prod(shape): checked against the value's length while parsing, so it cannot overflow.
+        var count: Int
     }
 
-    /// Parses and checks the header and the value's length; the checksum is checked only if `checkCRC`.
+    /// Parses and checks the header and the value's length; the checksum is checked only if `checkCRC`. The dims
+    /// are untrusted u32s (up to 255 of them): their product is taken with overflow checks and must match the
+    /// bytes the value actually holds before anything is sized from it.
     static func parseRecord(_ b: UnsafeRawBufferPointer, checkCRC: Bool) -> Result<RecordHeader, RecordFault> {
         guard b.count >= 12 else { return .failure(RecordFault("value is \(b.count) bytes, shorter than a header (12+)")) }
         guard Array(b[0..<4]) == magic else {
@@ -84,10 +87,10 @@ enum Layout {
         let crc = b.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
         var shape = [Int]()
         for i in 0..<rank { shape.append(Int(b.loadUnaligned(fromByteOffset: 12 + 4 * i, as: UInt32.self).littleEndian)) }
-        let header = RecordHeader(dtype: dtype, shape: shape, crc: crc, payloadOffset: h)
-        let expected = h + header.count * dtype.byteSize
-        guard b.count == expected else {
-            return .failure(RecordFault("value is \(b.count) bytes, header (\(dtype.rawValue), shape \(shape)) says \(expected)"))
+        let payload = b.count - h
+        guard let bytes = payloadBytes(shape: shape, dtype: dtype), bytes == payload else {
+            let says = payloadBytes(shape: shape, dtype: dtype).map { "\(h + $0)" } ?? "more than \(Int.max)"
+            return .failure(RecordFault("value is \(b.count) bytes, header (\(dtype.rawValue), shape \(shape)) says \(says)"))
         }
         if checkCRC {
             let actual = CRC32.checksum(UnsafeRawBufferPointer(rebasing: b[h...]))
@@ -95,7 +98,19 @@ enum Layout {
                 return .failure(RecordFault(String(format: "payload CRC-32 is %08x, header says %08x", actual, crc)))
             }
         }
-        return .success(header)
+        return .success(RecordHeader(dtype: dtype, shape: shape, crc: crc, payloadOffset: h, count: bytes / dtype.byteSize))
+    }
+
+    /// prod(shape) · element size, or nil when a dim is negative or the product overflows Int.
+    static func payloadBytes(shape: [Int], dtype: FeatureDType) -> Int? {
+        var n = dtype.byteSize
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     /// Decodes the payload into `out` (header.count floats).
@@ -113,18 +128,23 @@ enum Layout {
 
     // MARK: index
 
-    /// index key: the relative path's UTF-8 bytes. index value (56 bytes):
+    /// index key: the relative path's UTF-8 bytes. index value (version 2, 60 bytes):
     ///
     ///     offset  size  field
-    ///     0       1     u8 entry version (1)
+    ///     0       1     u8 entry version (2; version 1 entries are the first 56 bytes alone)
     ///     1       1     u8 split: 0 = train, 1 = validation
     ///     2       2     reserved, 0
     ///     4       4     i32 label (class id)
     ///     8       8     i64 file size in bytes
     ///     16      8     i64 modification time, ns since 1970-01-01 UTC
     ///     24      32    content key (SHA-256 of the file bytes); the record is (key, view 0)
-    static let indexValueSize = 56
-    static let indexVersion: UInt8 = 1
+    ///     56      4     u32 CRC-32 of bytes 0..<56 followed by the key (the path's UTF-8 bytes)
+    ///
+    /// The CRC makes a damaged label or split an error instead of a silently different training set; it covers
+    /// the path too, so an entry cannot pass for another path's.
+    static let indexValueSize = 60
+    static let indexValueSizeV1 = 56
+    static let indexVersion: UInt8 = 2
 
     static func encodeIndex(_ e: IndexEntry) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: indexValueSize)
@@ -136,13 +156,32 @@ enum Layout {
             p.storeBytes(of: e.fileSize.littleEndian, toByteOffset: 8, as: Int64.self)
             p.storeBytes(of: e.modificationTimeNanoseconds.littleEndian, toByteOffset: 16, as: Int64.self)
             for i in 0..<32 { raw[24 + i] = e.key.bytes[i] }
+            let crc = indexCRC(UnsafeRawBufferPointer(rebasing: raw[0..<indexValueSizeV1]), path: e.path)
+            p.storeBytes(of: crc.littleEndian, toByteOffset: indexValueSizeV1, as: UInt32.self)
         }
         return out
     }
 
+    static func indexCRC(_ body: UnsafeRawBufferPointer, path: String) -> UInt32 {
+        CRC32.checksum(Array(body) + Array(path.utf8))
+    }
+
     static func decodeIndex(path: String, _ b: UnsafeRawBufferPointer) -> Result<IndexEntry, RecordFault> {
-        guard b.count == indexValueSize else { return .failure(RecordFault("value is \(b.count) bytes, expected \(indexValueSize)")) }
-        guard b[0] == indexVersion else { return .failure(RecordFault("entry version \(b[0]), this build reads \(indexVersion)")) }
+        switch (b.count, b.first) {
+        case (indexValueSize, indexVersion?):
+            let stored = b.loadUnaligned(fromByteOffset: indexValueSizeV1, as: UInt32.self).littleEndian
+            let actual = indexCRC(UnsafeRawBufferPointer(rebasing: b[0..<indexValueSizeV1]), path: path)
+            guard stored == actual else {
+                return .failure(RecordFault(String(format: "entry CRC-32 is %08x, stored %08x: its label, split, size, time or key was damaged", actual, stored)))
+            }
+        case (indexValueSizeV1, 1?): break  // written before entries carried a CRC: nothing to check it against
+        case (_, let v?) where v == 1 || v == indexVersion:
+            return .failure(RecordFault("value is \(b.count) bytes, entry version \(v) has \(v == 1 ? indexValueSizeV1 : indexValueSize)"))
+        case (_, let v?):
+            return .failure(RecordFault("entry version \(v), this build reads 1 and \(indexVersion)"))
+        case (_, nil):
+            return .failure(RecordFault("value is 0 bytes, expected \(indexValueSize)"))
+        }
         guard let split = Split(rawValue: b[1]) else { return .failure(RecordFault("unknown split code \(b[1])")) }
         return .success(IndexEntry(
             path: path, key: ContentKey(bytes: Array(b[24..<56]))!,
@@ -190,6 +229,8 @@ enum CRC32 {
         }
         return t
     }()
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
 
     static func checksum(_ b: UnsafeRawBufferPointer) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF

@@ -14,10 +14,14 @@ extension FeatureCache {
     /// written; the same path indexed with different content, label or split in two places is an error naming
     /// the path, raised before anything is written. A path that is indexed somewhere and failed elsewhere keeps
     /// its index entry.
+    ///
+    /// Records are copied first, a chunk per transaction; then the class names, every index entry and every
+    /// error go in one transaction. A merge killed at any moment thus leaves the destination as it was, plus
+    /// records nothing points to yet, which the merge run again reuses: no image is ever half merged.
     @discardableResult
     public static func merge(sources: [String], into destination: String) throws -> MergeSummary {
         guard !sources.isEmpty else { return MergeSummary() }
-        let caches = try sources.map { try FeatureCache(path: $0, fingerprint: nil) }
+        let caches = try sources.map { try FeatureCache(path: $0, fingerprint: nil, readOnly: true) }
         let fp = caches[0].fingerprint
         for c in caches.dropFirst() {
             let d = fp.differences(from: c.fingerprint)
@@ -46,7 +50,6 @@ extension FeatureCache {
                 if index[e.path] == nil { index[e.path] = e; origin[e.path] = c.path }
             }
         }
-        if !classes.isEmpty { try dest.setClassNames(classes) }
 
         var summary = MergeSummary()
         for c in caches {
@@ -74,11 +77,7 @@ extension FeatureCache {
         }
         let errors = try caches.flatMap { try $0.errorEntries() }.filter { index[$0.path] == nil }
         let entries = index.values.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        for start in stride(from: 0, to: max(entries.count, errors.count), by: 4096) {
-            let b = Batch(entries: Array(entries[min(start, entries.count)..<min(start + 4096, entries.count)]),
-                          errors: Array(errors[min(start, errors.count)..<min(start + 4096, errors.count)]))
-            try dest.commit(batch: b)
-        }
+        try dest.commit(batch: Batch(entries: entries, errors: errors, classNames: classes.isEmpty ? nil : classes))
         summary.entries = entries.count
         summary.errors = errors.count
         return summary

@@ -39,7 +39,7 @@ extension FeatureCache {
             var referenced = Set<[UInt8]>()
             try lmdb.forEach(txn, "index") { _, v in
                 s.indexEntries += 1
-                if v.count == Layout.indexValueSize { referenced.insert(Array(v[24..<56])) }
+                if v.count >= Layout.indexValueSizeV1 { referenced.insert(Array(v[24..<56])) }
                 return true
             }
             var last: [UInt8]? = nil

@@ -102,8 +102,28 @@ public struct CacheFingerprint: Codable, Equatable, Sendable {
         self.extra = extra
     }
 
-    /// Number of values in one view's features.
+    /// Number of values in one view's features (`invalidity()` nil guarantees it does not overflow).
     public var featureCount: Int { featureShape.reduce(1, *) }
+
+    /// The most bytes one record's payload may take (float32): 1 GiB, far above any cut of InceptionV3 at any
+    /// input size this build accepts; a fingerprint asking for more is damaged.
+    public static let maxPayloadBytes = 1 << 30
+
+    /// Why this fingerprint cannot describe a cache this build can read, or nil: a format version it does not
+    /// know, or sizes (read from the cache, so untrusted) that are empty, not positive, or too large.
+    public func invalidity() -> String? {
+        guard formatVersion == CacheFingerprint.currentFormatVersion else {
+            return "formatVersion \(formatVersion); this build reads version \(CacheFingerprint.currentFormatVersion)"
+        }
+        guard !featureShape.isEmpty, featureShape.count <= 255, featureShape.allSatisfy({ $0 >= 1 && $0 <= Int(UInt32.max) }),
+              let bytes = Layout.payloadBytes(shape: featureShape, dtype: .f32), bytes <= CacheFingerprint.maxPayloadBytes else {
+            return "featureShape \(featureShape) is not 1 to 255 positive sizes of at most \(CacheFingerprint.maxPayloadBytes / 4) values in all"
+        }
+        guard inputSize.count == 2, inputSize.allSatisfy({ $0 >= 1 }) else {
+            return "inputSize \(inputSize) is not two positive sizes"
+        }
+        return nil
+    }
 
     /// One entry per differing field: (field, value in `self` = the cache, value in `other` = asked for).
     public func differences(from other: CacheFingerprint) -> [FingerprintDifference] {
@@ -205,8 +225,12 @@ public struct Batch: Sendable {
     public var errors: [ErrorEntry]
     /// Paths no longer in the dataset: removed from index and errors.
     public var removedPaths: [String]
-    public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = []) {
+    /// Class names to store with the rest (meta "classes"), when set.
+    public var classNames: [String]?
+    public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = [],
+                classNames: [String]? = nil) {
         self.records = records; self.entries = entries; self.errors = errors; self.removedPaths = removedPaths
+        self.classNames = classNames
     }
 }
 
@@ -242,6 +266,13 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case indexConflict(cache: String, path: String, reason: String)
     case classNamesConflict(cache: String, stored: [String], given: [String])
     case bufferTooSmall(cache: String, needed: Int, given: Int)
+    /// data.mdb is shorter than the pages its meta page names (a half-finished copy): reading on would end the
+    /// process with SIGBUS.
+    case truncated(cache: String, bytes: Int, needed: Int)
+    /// The cache was never completed: no fingerprint was committed (`reason` says what is missing).
+    case incomplete(cache: String, reason: String)
+    /// A write to a cache opened read-only.
+    case readOnly(cache: String)
 
     public var description: String {
         switch self {
@@ -262,6 +293,12 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "feature cache \(cache) has class names \(stored), this run has \(given)"
         case let .bufferTooSmall(cache, needed, given):
             return "feature cache \(cache): output buffer holds \(given) floats, \(needed) needed"
+        case let .truncated(cache, bytes, needed):
+            return "feature cache \(cache) is truncated: data.mdb is \(bytes) bytes, but its last committed transaction uses \(needed) (an interrupted copy?). Copy it again, or rebuild it with `headstart extract --rebuild`."
+        case let .incomplete(cache, reason):
+            return "feature cache \(cache) was never completed: \(reason). The extraction that created it stopped before its first commit; run `headstart extract` into it again to finish it (or with --rebuild to start over)."
+        case let .readOnly(cache):
+            return "feature cache \(cache) is opened read-only and cannot be written"
         }
     }
 }

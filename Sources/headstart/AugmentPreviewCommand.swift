@@ -36,7 +36,10 @@ struct AugmentPreviewCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        guard count >= 1, columns >= 1, size >= 8 else { throw ValidationError("--n and --columns must be at least 1, --size at least 8.") }
+        // The grid is count cells of size² pixels: bounded so that it stays an image, not an allocation failure.
+        guard (1...1024).contains(count), (1...1024).contains(columns), (8...2048).contains(size) else {
+            throw ValidationError("--n and --columns must be from 1 to 1024, --size from 8 to 2048.")
+        }
     }
 
     func run() throws {

@@ -45,7 +45,7 @@ struct CacheMergeCommand: ParsableCommand {
         do { s = try FeatureCache.merge(sources: caches, into: out) } catch let StoreError.fingerprintMismatch(cache, diffs) {
             throw MergeRefused(first: caches[0], other: cache, isOutput: cache == out, differences: diffs)
         }
-        let c = try FeatureCache(path: out, fingerprint: nil).counts()
+        let c = try FeatureCache(path: out, fingerprint: nil, readOnly: true).counts()
         print("merged \(caches.count) cache(s) into \(out): \(s.recordsAdded) records added (\(s.recordsAlreadyPresent) already there), "
               + "\(s.entries) index entries, \(s.errors) errors; now \(c.records) records, "
               + "train \(c.entriesBySplit[.train] ?? 0), validation \(c.entriesBySplit[.validation] ?? 0)")

@@ -20,9 +20,11 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "A head written by `headstart train`.") var head: String
     @Option(help: ArgumentHelp("Which split to score.", valueName: "validation|train")) var split: Split = .validation
     @Flag(help: "Print the report as JSON.") var json = false
+    @OptionGroup var damage: DamageOptions
 
     func run() throws {
-        let r = try HeadEvaluation.run(cache: cache, head: head, split: split)
+        let r = try HeadEvaluation.run(cache: cache, head: head, split: split, damagePolicy: damage.policy)
+        DamageOptions.report(r.damaged)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -29,8 +29,11 @@ struct ExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only the images of one split.", valueName: "train|validation"))
     var split: Split?
 
+    @OptionGroup var damage: DamageOptions
+
     func run() throws {
-        let s = try Export.run(cache: cache, to: out, split: split)
+        let s = try Export.run(cache: cache, to: out, split: split, damagePolicy: damage.policy)
+        DamageOptions.report(s.damaged)
         let shape = s.featureShape.map(String.init).joined(separator: ", ")
         print("wrote \(out): features.npy float32 (\(shape)), labels.npy, splits.npy, paths.txt, classes.txt; "
               + "\(s.train) train and \(s.validation) validation images, classes \(s.classNames.joined(separator: ", "))")

@@ -62,6 +62,9 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Delete the cache's contents and start over (needed when the settings or weights changed).")
     var rebuild = false
 
+    @Flag(help: "Index files with the same content under different classes, each with its own label (as Keras would train on them). Without it they are reported as conflicts and kept out.")
+    var allowLabelConflicts = false
+
     @Option(help: "Augmented views to store per training image besides the image itself (validation images get none); rerunning with a larger number adds only the missing ones.")
     var views: Int?
 
@@ -72,10 +75,12 @@ struct ExtractCommand: ParsableCommand {
     var augment: AugmentOptions
 
     func validate() throws {
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1.") }
-        if let v = validationSplit, !(0..<1).contains(v) { throw ValidationError("--validation-split must be in [0, 1).") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1.") }
-        if let views, !(0...65534).contains(views) { throw ValidationError("--views must be in 0…65534.") }
+        try checked {
+            if let batch { try Setting.extractBatch.checkFlag(batch) }
+            if let validationSplit { try Setting.validationSplit.checkFlag(validationSplit) }
+            if let limit { try Setting.limit.checkFlag(limit) }
+            if let views { try Setting.views.checkFlag(views) }
+        }
     }
 
     func run() throws {
@@ -103,6 +108,7 @@ struct ExtractCommand: ParsableCommand {
         }
         job.shard = shard.map { ($0.index, $0.count) }
         job.rebuild = rebuild
+        if allowLabelConflicts { job.allowLabelConflicts = true }
 
         let reporter = ProgressReporter("extract")
         let s = try Extraction.run(job, extractor: extractor, weights: weights) { p in
@@ -115,6 +121,10 @@ struct ExtractCommand: ParsableCommand {
 
     func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType, kernels: String) -> String {
         var lines: [String] = []
+        if s.finishedIncompleteCache {
+            lines.append("note: \(cache) had been created by a run that stopped before its first commit; this run finished it")
+        }
+        for d in s.repaired { lines.append("repaired: \(d) (read and extracted again)") }
         let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
         lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
                             s.considered, s.seconds, s.extracted, rate, s.reused, s.failed.count))
@@ -136,6 +146,10 @@ struct ExtractCommand: ParsableCommand {
         if s.removed > 0 { lines.append("\(s.removed) files no longer in the dataset were removed from the index") }
         for w in s.warnings { lines.append("warning: \(w.path): \(w.count) libjpeg warning(s), first: \(w.first)") }
         for c in s.splitCollisions { lines.append("note: \(c.validation) has the same content as \(c.train): kept in train only") }
+        for c in s.labelConflicts {
+            let files = c.files.map { "\($0.path) (\($0.className))" }.joined(separator: ", ")
+            lines.append("conflict: the same content under different classes: \(files); kept out of the index (--allow-label-conflicts keeps each with its label)")
+        }
         if !s.failed.isEmpty {
             lines.append("skipped \(s.failed.count) file(s):")
             for f in s.failed { lines.append("  \(f.path): \(f.reason)") }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Extract
 import Foundation
 import Numerics
+import Pipeline
 
 struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,10 @@ struct Features: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("Give at least one image.") }
-        guard batch > 0 else { throw ValidationError("--batch must be at least 1.") }
+        try checked {
+            try Setting.extractBatch.checkFlag(batch)
+            try OutputPath.check(out, as: "--out")
+        }
     }
 
     func run() throws {

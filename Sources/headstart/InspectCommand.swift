@@ -67,7 +67,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let c = try FeatureCache(path: cache, fingerprint: nil)
+        let c = try FeatureCache(path: cache, fingerprint: nil, readOnly: true)
         if verify {
             let report = try Inspection.verify(c)
             try emit(report, render(report))

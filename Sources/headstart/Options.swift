@@ -45,7 +45,7 @@ struct NetworkOptions: ParsableArguments {
         if let size, size < Network.minimumInputSize {
             throw ValidationError("--size \(size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
         }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or more.") }
+        try checked { if let size { try Setting.size.checkFlag(size) }; try Setting.threads.checkFlag(threads) }
     }
 
     var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
@@ -55,9 +55,6 @@ struct NetworkOptions: ParsableArguments {
         let base = try pipeline?.extractionSettings(source: source) ?? ExtractionSettings()
         let s = ExtractionSettings(layer: layer ?? base.layer, size: size ?? base.size,
                                    resize: resize ?? base.resize, preprocess: preprocess ?? base.preprocess)
-        guard s.size >= Network.minimumInputSize else {
-            throw ValidationError("size \(s.size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
-        }
         return s
     }
 
@@ -66,5 +63,26 @@ struct NetworkOptions: ParsableArguments {
             throw ValidationError("Give the weights file with --weights (the notop .h5; `headstart seeded-weights` makes a test one).")
         }
         return w
+    }
+}
+
+/// Runs flag checks (`Setting`, `OutputPath`), turning their errors into the usage errors ArgumentParser prints.
+func checked(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as SettingError { throw ValidationError("\(e).") }
+}
+
+/// `--skip-damaged`, for every command that reads features from a cache.
+struct DamageOptions: ParsableArguments {
+    @Flag(help: "Go on without cache entries whose index entry or record is damaged (each is reported on standard error). Without it, damage stops the command before it uses anything.")
+    var skipDamaged = false
+
+    var policy: DamagePolicy { skipDamaged ? .skip : .refuse }
+
+    /// Names every skipped entry on standard error (standard output stays the command's result).
+    static func report(_ damaged: [DamagedEntry]) {
+        guard !damaged.isEmpty else { return }
+        let lines = ["skipped \(damaged.count) damaged cache \(damaged.count == 1 ? "entry" : "entries") (--skip-damaged):"]
+            + damaged.map { "  \($0)" }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

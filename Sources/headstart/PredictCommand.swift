@@ -42,8 +42,10 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("Give at least one image or directory.") }
-        guard batch > 0 else { throw ValidationError("--batch must be at least 1.") }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or more.") }
+        try checked {
+            try Setting.extractBatch.checkFlag(batch)
+            try Setting.threads.checkFlag(threads)
+        }
     }
 
     func run() throws {

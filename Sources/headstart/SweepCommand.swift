@@ -57,6 +57,18 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Memory for heads training at once, in GiB (default 8).") var memoryGb: Double = 8
     @Option(help: "Configs shown in validation-curves.svg.") var top: Int = 5
     @Flag(help: "Print the results as JSON (sweep.json) on standard output; the live table goes to standard error.") var json = false
+    @OptionGroup var damage: DamageOptions
+
+    func validate() throws {
+        try checked {
+            if let random { try Setting.random.checkFlag(random) }
+            if let rungs { try Setting.rungs.checkFlag(rungs) }
+            if let keep { try Setting.keep.checkFlag(keep) }
+            if let earlyStop { try Setting.earlyStop.checkFlag(earlyStop) }
+            try Setting.memoryGB.checkFlag(memoryGb)
+            try Setting.top.checkFlag(top)
+        }
+    }
 
     func run() throws {
         var section = PipelineDefinition.SweepSection()
@@ -71,16 +83,20 @@ struct SweepCommand: ParsableCommand {
         }
         guard let outDir = out ?? defaultOut else { throw ValidationError("Give the results folder with --out.") }
         var spec = SweepSpec()
-        func values(_ cli: String?, _ yaml: PipelineDefinition.FlexibleValues?, _ name: String, _ d: SweepValues) throws -> SweepValues {
-            guard let text = cli ?? yaml?.text else { return d }
-            do { return try SweepValues.parse(text, name: name) } catch { throw ValidationError("\(error)") }
+        // Each hyper-parameter from its flag, else the file's sweep: section; every value checked as its setting.
+        let flags: [String: String?] = ["lr": lr, "hidden": hidden, "dropout": dropout, "batch": batch, "epochs": epochs, "seed": seed]
+        var parsed: [String: SweepValues] = [:]
+        for (key, setting, fromFile) in section.hyperParameters {
+            guard let text = flags[key]! ?? fromFile?.text else { continue }
+            let name = flags[key]! != nil ? "--\(key)" : "\(source): sweep.\(key)"
+            do { parsed[key] = try SweepValues.parse(text, name: name, setting: setting) } catch { throw ValidationError("\(error)") }
         }
-        spec.lr = try values(lr, section.lr, "lr", spec.lr)
-        spec.hidden = try values(hidden, section.hidden, "hidden", spec.hidden)
-        spec.dropout = try values(dropout, section.dropout, "dropout", spec.dropout)
-        spec.batch = try values(batch, section.batch, "batch", spec.batch)
-        spec.epochs = try values(epochs, section.epochs, "epochs", spec.epochs)
-        spec.seed = try values(seed, section.seed, "seed", spec.seed)
+        spec.lr = parsed["lr"] ?? spec.lr
+        spec.hidden = parsed["hidden"] ?? spec.hidden
+        spec.dropout = parsed["dropout"] ?? spec.dropout
+        spec.batch = parsed["batch"] ?? spec.batch
+        spec.epochs = parsed["epochs"] ?? spec.epochs
+        spec.seed = parsed["seed"] ?? spec.seed
         spec.random = random ?? section.random
         spec.samplingSeed = samplingSeed
         spec.shuffle = noShuffle ? false : (section.shuffle ?? true)
@@ -100,10 +116,12 @@ struct SweepCommand: ParsableCommand {
         job.metric = m
         job.memoryBudget = Int(memoryGb * Double(1 << 30))
         job.plotTop = top
+        job.damagePolicy = damage.policy
 
         let table = SweepTable(toStandardError: json)
         let outcome = try Sweep.run(job) { table.handle($0) }
         table.finish()
+        DamageOptions.report(outcome.damaged)
         if json {
             FileHandle.standardOutput.write(try SweepReport.json(outcome, metric: m, schedule: job.strategy.schedule(m)))
             FileHandle.standardOutput.write(Data("\n".utf8))

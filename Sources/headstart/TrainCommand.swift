@@ -2,6 +2,7 @@ import ArgumentParser
 import Extract
 import Foundation
 import HeadTrain
+import KerasH5
 import Pipeline
 import Store
 
@@ -68,12 +69,22 @@ struct TrainCommand: ParsableCommand {
     var threads: Int = 0
     @OptionGroup(title: "With --augment live: augmentation settings (default: the cache's recorded ones)")
     var augmentation: AugmentOptions
+    @OptionGroup var damage: DamageOptions
 
     func validate() throws {
-        guard epochs >= 1, batch >= 1, hidden >= 1 else { throw ValidationError("--epochs, --batch and --hidden must be at least 1.") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive.") }
-        guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1).") }
-        if let e = earlyStop, e < 1 { throw ValidationError("--early-stop must be at least 1.") }
+        try checked {
+            try Setting.epochs.checkFlag(epochs)
+            try Setting.trainBatch.checkFlag(batch)
+            try Setting.learningRate.checkFlag(Double(lr))
+            try Setting.hidden.checkFlag(hidden)
+            try Setting.dropout.checkFlag(Double(dropout))
+            if let earlyStop { try Setting.earlyStop.checkFlag(earlyStop) }
+            try Setting.threads.checkFlag(threads)
+            // Every file this run writes, before it trains: a wrong folder must not cost the epochs.
+            try OutputPath.check(out, as: "--out")
+            if let history { try OutputPath.check(history, as: "--history") }
+            if let plot { try OutputPath.check(plot, as: "--plot") }
+        }
         if augment == .live {
             guard let fresh, (0...1).contains(fresh) else { throw ValidationError("--augment live needs --fresh F with 0 ≤ F ≤ 1.") }
             guard weights != nil else { throw ValidationError("--augment live needs --weights (the base weights the cache was extracted with).") }
@@ -91,11 +102,12 @@ struct TrainCommand: ParsableCommand {
         job.initSeed = seed
         job.initial = `init`
         job.checkpointBest = checkpointBest
+        job.damagePolicy = damage.policy
         switch augment {
         case .none: break
         case .views: job.augment = .views
         case .live:
-            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil)
+            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil, readOnly: true)
             let layer = CutLayer(rawValue: cacheHandle.fingerprint.layer) ?? .mixed7
             var live = LiveAugmentation(fresh: fresh!, weights: try BaseWeights.load(path: weights!, cut: layer))
             let recorded = try AugmentRecipe.recorded(in: cacheHandle)
@@ -110,10 +122,11 @@ struct TrainCommand: ParsableCommand {
             job.augment = .live(live)
         }
         let result = try HeadTraining.run(job) { print(TrainCommand.line($0, of: epochs)) }
-        if let history { try TrainingReport.csv(result.history).write(toFile: history, atomically: true, encoding: .utf8) }
+        DamageOptions.report(result.damaged)
+        if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history).utf8), to: history) }
         if let plot {
-            try TrainingReport.svg(result.history, title: "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation")
-                .write(toFile: plot, atomically: true, encoding: .utf8)
+            let title = "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation"
+            try AtomicFile.write(Data(TrainingReport.svg(result.history, title: title).utf8), to: plot)
         }
         let total = result.history.epochs.reduce(0) { $0 + $1.seconds }
         var summary = String(format: "trained %d epochs on %d images (validated on %d) in %.1f s (%.2f s/epoch); saved %@",

@@ -5,8 +5,9 @@ import XCTest
 
 /// `headstart export`: the NumPy files equal the cache's index and records.
 final class ExportCommandTests: XCTestCase {
-    /// One cache for the tests of this class: 9 distinct images and a duplicate in two classes, a validation
-    /// split of 0.4 (so both splits are present), and a file that fails (exported nowhere).
+    /// One cache for the tests of this class: 9 distinct images and a duplicate in two classes (kept, each with
+    /// its label, by --allow-label-conflicts), a validation split of 0.4 (so both splits are present), and a file
+    /// that fails (exported nowhere).
     nonisolated(unsafe) static var shared: (dir: URL, cache: String)?
 
     func cache() throws -> String {
@@ -19,7 +20,7 @@ final class ExportCommandTests: XCTestCase {
         d.write("dogs/empty.jpg", [])
         let cache = dir.appendingPathComponent("cache").path
         let r = try CLI.run(["extract", d.root.path, "--weights", FeaturesCommandTests.weights, "--cache", cache,
-                             "--size", "75", "--validation-split", "0.4"])
+                             "--size", "75", "--validation-split", "0.4", "--allow-label-conflicts"])
         XCTAssertEqual(r.status, 0, r.stderr)
         Self.shared = (dir, cache)
         return cache
@@ -101,7 +102,7 @@ final class CacheMergeCommandTests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         let d = CLIDataset(dir)
         d.addJPEGs(classes: ["a", "b"], count: 8)
-        d.write("b/copy-of-a-003.jpg", CLIDataset.jpegVariant(3))
+        d.write("a/copy-of-a-003.jpg", CLIDataset.jpegVariant(3))
         d.write("b/truncated.jpg", CLIDataset.fixtureBytes("images/bad/truncated.jpg"))
         d.write("a/empty.jpg", [])
         // --batch 1: every image alone through the network in every run, so values are bitwise comparable

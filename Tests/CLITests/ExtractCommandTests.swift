@@ -128,7 +128,7 @@ final class ExtractCommandTests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         let d = CLIDataset(dir)
         var files = d.addJPEGs(classes: ["horses", "humans"], count: 100)  // 200 distinct images
-        for i in 0..<6 { files.append(d.write("humans/copy-\(i).jpg", CLIDataset.jpegVariant(i * 30))) }  // 6 duplicates
+        for i in 0..<6 { files.append(d.write("humans/copy-\(i).jpg", CLIDataset.jpegVariant(100 + i * 15))) }  // 6 duplicates
         d.write("humans/empty.jpg", [])
         let expectedKeys = Set(files.map { ContentKey.of(try! Data(contentsOf: URL(fileURLWithPath: d.path($0)))) })
         XCTAssertEqual(expectedKeys.count, 200)

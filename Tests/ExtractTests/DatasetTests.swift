@@ -144,7 +144,7 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(mkfifo(root.appendingPathComponent("k/pipe.png").path, 0o644), 0)
         let d = try Dataset.scan(root: root)
         XCTAssertEqual(d.items.map(\.relativePath), ["k/good.png"])
-        XCTAssertEqual(d.problems, [DatasetProblem(relativePath: "k/pipe.png", reason: "not a regular file")])
+        XCTAssertEqual(d.problems, [DatasetProblem(relativePath: "k/pipe.png", reason: "not a regular file (a FIFO): not read")])
     }
 
     func testUnreadableFilesAndFoldersAreReportedNotFatal() throws {

@@ -283,6 +283,89 @@ final class ImageDecoderTests: XCTestCase {
         }
     }
 
+    // MARK: crafted headers (sizes are untrusted: huge, zero, "negative")
+
+    /// A BMP of `size` bytes whose 40-byte info header gives `width` and `height` (raw little-endian u32) at 24 bits.
+    static func bmpHeader(width: UInt32, height: UInt32, size: Int = 54) -> [UInt8] {
+        var bmp = [UInt8](repeating: 0, count: size)
+        func le(_ v: UInt32, at i: Int) { for k in 0..<4 { bmp[i + k] = UInt8(v >> (8 * UInt32(k)) & 0xFF) } }
+        bmp[0] = UInt8(ascii: "B"); bmp[1] = UInt8(ascii: "M"); bmp[10] = 54; bmp[14] = 40
+        le(width, at: 18); le(height, at: 22)
+        bmp[26] = 1; bmp[28] = 24
+        return bmp
+    }
+
+    /// The reason `bytes` is refused for; fails the test if they decode (or if anything but an ImageError is thrown).
+    func refusal(_ bytes: [UInt8], _ name: String, pixelLimit: Int = ImageDecoder.defaultPixelLimit) -> ImageError.Reason? {
+        do {
+            let d = try ImageDecoder.decode(data: bytes, name: name, pixelLimit: pixelLimit)
+            XCTFail("\(name) decoded to \(d.image.width)x\(d.image.height); expected a refusal")
+        } catch let e as ImageError {
+            XCTAssertEqual(e.path, name)
+            XCTAssertFalse(e.description.isEmpty)
+            return e.reason
+        } catch {
+            XCTFail("\(name): not an ImageError: \(error)")
+        }
+        return nil
+    }
+
+    func testPNGHeaderOf4294967295SquaredIsTooManyPixelsNotAnOverflow() {
+        let max = UInt32.max
+        XCTAssertEqual(refusal(Self.pngHeaderOnly(width: max, height: max), "huge.png"),
+                       .tooManyPixels(width: Int(max), height: Int(max), limit: ImageDecoder.defaultPixelLimit))
+        let text = String(describing: ImageError(path: "huge.png", reason: .tooManyPixels(width: Int.max, height: 2, limit: 10)))
+        XCTAssertTrue(text.contains("more than \(Int.max) pixels"), text)
+    }
+
+    func testPNGHeaderWithAZeroSideIsCorrupt() {
+        XCTAssertEqual(refusal(Self.pngHeaderOnly(width: 0, height: 31), "zero.png"),
+                       .corrupt(format: "PNG", detail: "the header gives a size of 0x31 pixels; an image has at least one pixel each way"))
+    }
+
+    func testBMPHeaderOfHugeUnsignedSidesIsTooManyPixelsNotAnOverflow() {
+        // 0xFFFFFFFB is -5 as a signed width; PIL reads it unsigned, as this does. Their product passes 2^63.
+        XCTAssertEqual(refusal(Self.bmpHeader(width: 0xFFFF_FFFB, height: 0x8000_0010), "huge.bmp"),
+                       .tooManyPixels(width: 0xFFFF_FFFB, height: 0x8000_0010, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testBMPWithZeroWidthIsCorruptNotABlackImage() {
+        XCTAssertEqual(refusal(Self.bmpHeader(width: 0, height: 4, size: 70), "zero-width.bmp"),
+                       .corrupt(format: "BMP", detail: "the header gives a size of 0x4 pixels; an image has at least one pixel each way"))
+        // Height 0xFF000000 is top-down with 2^32 - 0xFF000000 = 16,777,216 rows: within the limit, so the
+        // zero width is what refuses it.
+        XCTAssertEqual(refusal(Self.bmpHeader(width: 0, height: 0xFF00_0000), "zero-width-topdown.bmp"),
+                       .corrupt(format: "BMP", detail: "the header gives a size of 0x16777216 pixels; an image has at least one pixel each way"))
+    }
+
+    func testPPMHeaderOfTenDigitSidesIsTooManyPixelsNotAnOverflow() {
+        XCTAssertEqual(refusal(Array("P6\n9999999999 9999999999\n255\n".utf8), "huge.ppm"),
+                       .tooManyPixels(width: 9_999_999_999, height: 9_999_999_999, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testPPMWithZeroWidthIsCorruptNotABlackImage() {
+        XCTAssertEqual(refusal(Array("P6\n0 5\n255\n".utf8), "zero.ppm"),
+                       .corrupt(format: "PPM", detail: "the header gives a size of 0x5 pixels; an image has at least one pixel each way"))
+        XCTAssertEqual(refusal(Array("P5\n3 0\n255\n".utf8), "zero.pgm"),
+                       .corrupt(format: "PPM", detail: "the header gives a size of 3x0 pixels; an image has at least one pixel each way"))
+    }
+
+    func testJPEGFrameHeaderWithZeroHeightIsCorrupt() {
+        // SOF0: length 11, precision 8, height 0, width 16, 1 component.
+        let bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x00, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00]
+        XCTAssertEqual(refusal(bytes, "zero.jpg"),
+                       .corrupt(format: "JPEG", detail: "the header gives a size of 16x0 pixels; an image has at least one pixel each way"))
+    }
+
+    func testBMPPixelLimitGivenAsIntMaxCannotOverflowTheRowArithmetic() {
+        // (2^32 - 1) × 2^30 pixels fit an Int, but their 24-bit rows of ~3 · 2^32 bytes, 2^30 of them, do not.
+        XCTAssertEqual(refusal(Self.bmpHeader(width: 0xFFFF_FFFF, height: 0x4000_0000), "wide.bmp", pixelLimit: .max),
+                       .corrupt(format: "BMP", detail: "4294967295x1073741824 at 24 bits is too large to address"))
+        guard case .truncated(format: "BMP", _)? = refusal(Self.bmpHeader(width: 0x7FFF_FFFF, height: 1), "wide.bmp", pixelLimit: .max) else {
+            return XCTFail("a 2^31 - 1 pixel row of a 54-byte file is truncated")
+        }
+    }
+
     func testPixelLimitIsConfigurableAndInclusive() throws {
         let path = ImageFixtures.input("rgb.png")  // 43 x 31 = 1333 pixels
         XCTAssertEqual(reason(path, pixelLimit: 1332), .tooManyPixels(width: 43, height: 31, limit: 1332))

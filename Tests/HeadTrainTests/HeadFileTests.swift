@@ -136,3 +136,30 @@ final class HeadFileTests: XCTestCase {
         try checkKerasLoads(config: HeadConfig(featureCount: 7 * 7 * 12, hidden: 10, classes: 3), shape: [7, 7, 12], bookModel: false)
     }
 }
+
+final class HeadFileRefusalTests: XCTestCase {
+    func testAHeadHoldingANaNIsNeverSaved() throws {
+        let head = try Head(config: HeadConfig(featureCount: 4, hidden: 3), seed: 1)
+        head.w2[1] = .nan
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nan-\(UUID().uuidString).h5").path
+        XCTAssertThrowsError(try HeadFile.save(head, to: path)) { error in
+            XCTAssertEqual(error as? HeadError, .headFile(path: path, reason: "the head's weights hold a NaN or an infinity; not saved"))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
+    func testAHeadTooLargeToAddressIsRefusedBeforeAllocating() {
+        XCTAssertThrowsError(try Head(config: HeadConfig(featureCount: 37_632, hidden: 2_000_000_000))) { error in
+            guard case .invalidConfig(let why)? = error as? HeadError else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.contains("more than the 2147483648 a head may have"), why)
+        }
+        XCTAssertThrowsError(try Head(config: HeadConfig(featureCount: Int.max / 2, hidden: 4)))
+    }
+
+    func testATrainerLargerThanTheMachineIsRefusedBeforeAllocating() throws {
+        let head = try Head(config: HeadConfig(featureCount: 8, hidden: 2))
+        XCTAssertThrowsError(try HeadTrainer(head: head, options: TrainingOptions(batchSize: Int.max / 4))) { error in
+            guard case .tooLarge? = error as? HeadError else { return XCTFail("\(error)") }
+        }
+    }
+}

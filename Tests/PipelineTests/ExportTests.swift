@@ -16,7 +16,7 @@ final class ExportTests: XCTestCase {
                 for i in 0..<count { d.write("\(split)/\(c)/\(c)-\(i).jpg", TestImages.jpegVariant(n)); n += 1 }
             }
         }
-        d.write("train/dogs/copy-of-cats-2.jpg", TestImages.jpegVariant(2))
+        d.write("train/cats/copy-of-cats-2.jpg", TestImages.jpegVariant(2))
         let cache = temporaryDirectory(self, "cache")
         _ = try extract(d, cache: cache)
         XCTAssertEqual(try FeatureCache.open(cache).counts().entriesBySplit, [.train: 7, .validation: 4])

@@ -56,4 +56,69 @@ final class PipelineDefinitionTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("\(path): train.epochs"), "\(error)")
         }
     }
+
+    // MARK: strict decoding
+
+    func loadError(_ text: String) throws -> String {
+        let path = try write(text)
+        do {
+            _ = try PipelineDefinition.load(path: path)
+            XCTFail("loaded:\n\(text)")
+            return ""
+        } catch {
+            let message = "\(error)"
+            XCTAssertTrue(message.hasPrefix(path + ": "), message)
+            return String(message.dropFirst(path.count + 2))
+        }
+    }
+
+    func testAMisspeltTopLevelKeyIsAnErrorSuggestingTheKnownOne() throws {
+        XCTAssertEqual(try loadError("datset: data/horse-or-human\n"),
+                       "unknown key 'datset' at the top level; did you mean 'dataset'? (known: augment, cache, dataset, demo, extract, name, output, sweep, train, weights)")
+    }
+
+    func testAMisspeltSectionKeyIsAnErrorNamingItsSection() throws {
+        XCTAssertTrue(try loadError("train:\n  epochs: 3\n  learnig_rate: 0.001\n").hasPrefix("unknown key 'learnig_rate' in train: (known: "))
+        XCTAssertTrue(try loadError("extract:\n  bacth: 8\n").hasPrefix("unknown key 'bacth' in extract:; did you mean 'batch'?"))
+        XCTAssertTrue(try loadError("augment:\n  rotaton: 40\n").hasPrefix("unknown key 'rotaton' in augment:; did you mean 'rotation'?"))
+        XCTAssertTrue(try loadError("sweep:\n  strategie: halving\n").hasPrefix("unknown key 'strategie' in sweep:; did you mean 'strategy'?"))
+    }
+
+    func testEveryValuePassesTheSameCheckAsItsFlag() throws {
+        let cases: [(String, String)] = [
+            ("train:\n  lr: 0\n", "train.lr 0.0: expected a finite number above 0"),
+            ("train:\n  lr: -1e-3\n", "train.lr -0.001: expected a finite number above 0"),
+            ("train:\n  lr: 1e-60\n", "train.lr 1e-60: expected a finite number above 0"),
+            ("train:\n  epochs: 0\n", "train.epochs 0: expected an integer from 1 to 1000000"),
+            ("train:\n  batch: 0\n", "train.batch 0: expected an integer from 1 to 1048576"),
+            ("train:\n  hidden: 2000000000\n", "train.hidden 2000000000: expected an integer from 1 to 16777216"),
+            ("train:\n  dropout: 1\n", "train.dropout 1.0: expected a number in [0, 1)"),
+            ("train:\n  early_stop: 0\n", "train.early_stop 0: expected an integer from 1 to 1000000"),
+            ("extract:\n  limit: -1\n", "extract.limit -1: expected an integer of at least 1"),
+            ("extract:\n  batch: 1000000\n", "extract.batch 1000000: expected an integer from 1 to 1024"),
+            ("extract:\n  size: 100000\n", "extract.size 100000: expected an integer from 75 to 2048"),
+            ("extract:\n  validation_split: 1\n", "extract.validation_split 1.0: expected a number in [0, 1)"),
+            ("augment:\n  views: 70000\n", "augment.views 70000: expected an integer from 0 to 65534"),
+            ("sweep:\n  keep: 1.5\n", "sweep.keep 1.5: expected a number in (0, 1)"),
+            ("sweep:\n  hidden: [512, 0]\n", "sweep.hidden 0: expected an integer from 1 to 16777216"),
+            ("sweep:\n  lr: \"1e-4:inf\"\n", "sweep.lr inf: expected a finite number above 0"),
+            ("sweep:\n  seed: [-1]\n", "sweep.seed -1: expected an integer from 0 to 9007199254740992"),
+        ]
+        for (text, expected) in cases { XCTAssertEqual(try loadError(text), expected, text) }
+    }
+
+    func testTheSameValueIsRefusedByTheFlag() throws {
+        XCTAssertThrowsError(try Setting.learningRate.checkFlag(0)) { XCTAssertEqual("\($0)", "--lr 0.0: expected a finite number above 0") }
+        XCTAssertThrowsError(try Setting.trainBatch.checkFlag(0)) { XCTAssertEqual("\($0)", "--batch 0: expected an integer from 1 to 1048576") }
+        XCTAssertThrowsError(try Setting.limit.checkFlag(-1)) { XCTAssertEqual("\($0)", "--limit -1: expected an integer of at least 1") }
+    }
+
+    func testDeeplyNestedYAMLIsRefusedBeforeAnyRecursion() throws {
+        let deep = "train: " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "\n"
+        XCTAssertEqual(try loadError(deep), "line 1: nested more than 16 deep; a pipeline file is a few flat sections")
+    }
+
+    func testATopLevelThatIsNotAMappingIsRefused() throws {
+        XCTAssertTrue(try loadError("- a\n- b\n").hasPrefix("the top level is not a mapping"))
+    }
 }

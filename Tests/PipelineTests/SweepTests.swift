@@ -40,11 +40,11 @@ final class SweepTests: XCTestCase {
     func grid(lr: String, hidden: String = "16", dropout: String = "0", batch: String = "8", epochs: String = "3",
               seed: String = "5") throws -> [SweepConfig] {
         var s = SweepSpec()
-        s.lr = try SweepValues.parse(lr, name: "lr")
-        s.hidden = try SweepValues.parse(hidden, name: "hidden")
-        s.dropout = try SweepValues.parse(dropout, name: "dropout")
-        s.batch = try SweepValues.parse(batch, name: "batch")
-        s.epochs = try SweepValues.parse(epochs, name: "epochs")
+        s.lr = try SweepValues.parse(lr, name: "--lr")
+        s.hidden = try SweepValues.parse(hidden, name: "--hidden")
+        s.dropout = try SweepValues.parse(dropout, name: "--dropout")
+        s.batch = try SweepValues.parse(batch, name: "--batch")
+        s.epochs = try SweepValues.parse(epochs, name: "--epochs")
         s.seed = try SweepValues.parse(seed, name: "seed")
         return try s.configs()
     }
@@ -202,9 +202,9 @@ final class SweepTests: XCTestCase {
 
     func testRandomSamplesStayInTheirRangesAndSpreadLearningRatesOverDecades() throws {
         var s = SweepSpec()
-        s.lr = try SweepValues.parse("1e-5:1e-2", name: "lr")
-        s.hidden = try SweepValues.parse("128:2048", name: "hidden")
-        s.dropout = try SweepValues.parse("0:0.5", name: "dropout")
+        s.lr = try SweepValues.parse("1e-5:1e-2", name: "--lr")
+        s.hidden = try SweepValues.parse("128:2048", name: "--hidden")
+        s.dropout = try SweepValues.parse("0:0.5", name: "--dropout")
         s.random = 200
         s.samplingSeed = 9
         let configs = try s.configs()
@@ -237,9 +237,9 @@ final class SweepTests: XCTestCase {
           metric: val_acc
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let s = try XCTUnwrap(try PipelineDefinition.load(path: path).sweep)
-        XCTAssertEqual(try SweepValues.parse(s.lr!.text, name: "lr"), .list([1e-3, 3e-4]))
-        XCTAssertEqual(try SweepValues.parse(s.hidden!.text, name: "hidden"), .list([512]))
-        XCTAssertEqual(try SweepValues.parse(s.dropout!.text, name: "dropout"), .range(0, 0.5))
+        XCTAssertEqual(try SweepValues.parse(s.lr!.text, name: "--lr"), .list([1e-3, 3e-4]))
+        XCTAssertEqual(try SweepValues.parse(s.hidden!.text, name: "--hidden"), .list([512]))
+        XCTAssertEqual(try SweepValues.parse(s.dropout!.text, name: "--dropout"), .range(0, 0.5))
         XCTAssertEqual(s.strategy, "halving")
         XCTAssertEqual(s.rungs, 2)
         XCTAssertEqual(s.metric, "val_acc")

@@ -25,10 +25,14 @@ def open_cache(path):
     return env, dbs
 
 
-def decode_index(value):
-    # 56 bytes: u8 version, u8 split, 2 reserved, i32 label, i64 size, i64 mtime_ns, 32-byte content key
-    version, split, _, label, size, mtime_ns, key = struct.unpack("<BBHiqq32s", value)
-    assert version == 1, f"index entry version {version}"
+def decode_index(path_bytes, value):
+    # u8 version, u8 split, 2 reserved, i32 label, i64 size, i64 mtime_ns, 32-byte content key (56 bytes), then in
+    # version 2 a u32 CRC-32 of those 56 bytes followed by the path's UTF-8 bytes (the index key)
+    version, split, _, label, size, mtime_ns, key = struct.unpack_from("<BBHiqq32s", value)
+    assert (version, len(value)) in ((1, 56), (2, 60)), f"index entry version {version}, {len(value)} bytes"
+    if version == 2:
+        (crc,) = struct.unpack_from("<I", value, 56)
+        assert zlib.crc32(bytes(value[:56]) + path_bytes) == crc, "index entry checksum mismatch"
     return {"key": key, "label": label, "split": ("train", "validation")[split], "size": size, "mtime_ns": mtime_ns}
 
 
@@ -51,7 +55,7 @@ def read_image(path, relative_path, view=0):
         if raw is None:
             error = txn.get(relative_path.encode("utf-8"), db=dbs["errors"])
             raise KeyError(f"{relative_path}: not indexed" + (f" ({json.loads(error)['reason']})" if error else ""))
-        entry = decode_index(raw)
+        entry = decode_index(relative_path.encode("utf-8"), raw)
         # records key: 32-byte content key + view number as big-endian u16
         features = decode_record(txn.get(entry["key"] + struct.pack(">H", view), db=dbs["records"]))
     return fingerprint, classes, entry, features
