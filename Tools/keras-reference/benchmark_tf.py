@@ -46,6 +46,20 @@ def network(batch, iterations):
               f"median {med * 1e3:.1f} ms/batch, {batch / med:.1f} images/s (best {batch / times[0]:.1f})")
 
 
+class EpochTimes(keras.callbacks.Callback):
+    """Seconds of each epoch of a fit (validation included)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.t0)
+
+
 def head(batch, epochs, features=None, xla=False):
     if features:
         x_all = np.load(os.path.join(features, "features.npy"))
@@ -66,17 +80,10 @@ def head(batch, epochs, features=None, xla=False):
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), loss="binary_crossentropy",
                   metrics=["accuracy"], jit_compile=xla)
 
-    class EpochTimes(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t0)
-
-    times = []
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0, validation_data=validation)  # warm-up: tracing, compiling
-    times.clear()
-    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, validation_data=validation, callbacks=[EpochTimes()])
+    timer = EpochTimes()
+    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, validation_data=validation, callbacks=[timer])
+    times = timer.times
     times.sort()
     what = f"{len(x)} train + {len(validation[0])} validation features from {features}" if features else f"{len(x)} random features"
     print(f"Keras {keras.__version__} head on {what}, batch {batch}, XLA {'on' if xla else 'off'}: "
@@ -101,15 +108,9 @@ def book(dataset, weights, batch, epochs):
     validation = ImageDataGenerator(rescale=1 / 255).flow_from_directory(
         os.path.join(dataset, "validation"), target_size=(150, 150), batch_size=batch, class_mode="binary")
 
-    class EpochTimes(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t0)
-
-    times = []
-    model.fit(train, validation_data=validation, epochs=epochs, verbose=0, callbacks=[EpochTimes()])
+    timer = EpochTimes()
+    model.fit(train, validation_data=validation, epochs=epochs, verbose=0, callbacks=[timer])
+    times = timer.times
     counted = sorted(times[1:] if len(times) > 1 else times)
     print(f"Keras {keras.__version__} book recipe with augmentation (ImageDataGenerator + fit of the frozen base and "
           f"head), {train.samples} train + {validation.samples} validation images, batch {batch}: median "
