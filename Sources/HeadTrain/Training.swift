@@ -232,8 +232,9 @@ public final class HeadTrainer {
 /// Keras's validation pass — per batch of `batch` samples a mean loss and accuracy, then their sample-weighted
 /// means over the split — with the first layer run over chunks of whole batches at once, so w1 (154 MB for the
 /// book's head) streams once per chunk instead of once per batch. A sample's outputs do not depend on the samples
-/// beside it in the chunk, and each batch mean is summed as `sigmoid_bce_forward` sums it, so the figures equal
-/// those of batch-by-batch evaluation bit for bit.
+/// beside it in the chunk (headstart's kernels sum each row alike whatever the number of rows; OpenBLAS, the
+/// comparison backend, may not), and each batch mean is summed as `sigmoid_bce_forward` sums it, so the figures
+/// equal those of batch-by-batch evaluation bit for bit.
 struct BatchedValidation {
     var loss = WeightedMean(), accuracy = WeightedMean()
 
