@@ -3,9 +3,22 @@ import Foundation
 import HeadTrain
 import Pipeline
 
+/// `headstart sweep`: `sweep CACHE …` runs a sweep (`sweep run`, the default), `sweep merge` joins shards' folders.
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
+        abstract: "Train many heads over a cache and rank them: grid, random search, or successive halving.",
+        discussion: """
+        `headstart sweep CACHE …` is `headstart sweep run CACHE …` (see `headstart sweep run --help` for every \
+        option); `headstart sweep merge DIR… --out DIR` joins the folders of `sweep --shard i/n`.
+        """,
+        subcommands: [SweepRunCommand.self, SweepMergeCommand.self],
+        defaultSubcommand: SweepRunCommand.self)
+}
+
+struct SweepRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Train many heads over a cache and rank them: grid, random search, or successive halving.",
         discussion: """
         Each hyper-parameter takes a comma list (a grid: every combination) or, with --random N, a range \
@@ -42,8 +55,7 @@ struct SweepCommand: ParsableCommand {
           headstart sweep out/hh-cache --out sweeps/rnd --random 20 --lr 1e-5:1e-2 --hidden 128:2048 --epochs 20 --strategy halving
           headstart sweep out/hh-cache --out sweeps/s0 --lr 1e-3,3e-4 --hidden 256,512 --shard 0/2   (machine 1; 1/2 on machine 2)
           headstart sweep merge sweeps/s0 sweeps/s1 --out sweeps/hh
-        """,
-        subcommands: [SweepMergeCommand.self])
+        """)
 
     @Argument(help: "A cache written by `headstart extract`, or a pipeline file (.yaml) with a `sweep:` section.")
     var source: String
