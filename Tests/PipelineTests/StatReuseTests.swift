@@ -98,25 +98,26 @@ final class StatReuseTests: XCTestCase {
                        ContentKey.of(Data(replacement)))
     }
 
+    /// Extracts `d` into a new cache, then again with `configure`, and checks that the second run read and
+    /// hashed all `files` and extracted none.
+    func assertRerunHashesEveryFile(_ d: TestDataset, files: Int, _ why: String,
+                                    configure: (inout ExtractionJob) -> Void = { _ in }) throws {
+        let cache = temporaryDirectory(self, "cache")
+        _ = try extract(d, cache: cache)
+        let s = try extract(d, cache: cache, configure: configure)
+        XCTAssertEqual(s.hashed, files, why)
+        XCTAssertEqual(s.unchangedByStat, 0, why)
+        XCTAssertEqual(s.extracted, 0, "the content is cached")
+    }
+
     func testFilesHashedWithinTheRacyWindowOfTheirModificationAreHashedAgain() throws {
         let d = TestDataset(self)
         d.addJPEGs(classes: ["a", "b"], count: 3)  // modified just now
-        let cache = temporaryDirectory(self, "cache")
-        _ = try extract(d, cache: cache)
-        let s = try extract(d, cache: cache)
-        XCTAssertEqual(s.hashed, 6, "each was modified less than 2 s before it was hashed: its stat cannot vouch for it")
-        XCTAssertEqual(s.unchangedByStat, 0)
-        XCTAssertEqual(s.extracted, 0)
+        try assertRerunHashesEveryFile(d, files: 6, "each was modified less than 2 s before it was hashed: its stat cannot vouch for it")
     }
 
     func testRehashReadsAndHashesEveryFile() throws {
-        let d = dataset()
-        let cache = temporaryDirectory(self, "cache")
-        _ = try extract(d, cache: cache)
-        let s = try extract(d, cache: cache) { $0.rehash = true }
-        XCTAssertEqual(s.hashed, 18)
-        XCTAssertEqual(s.unchangedByStat, 0)
-        XCTAssertEqual(s.extracted, 0)
+        try assertRerunHashesEveryFile(dataset(), files: 18, "--rehash") { $0.rehash = true }
     }
 
     func testEntriesWithoutStatDataAreHashedOnceThenTrusted() throws {
