@@ -1,7 +1,8 @@
 #!/bin/bash
 # Extract a large dataset across a Slurm cluster: one array task per shard, then one merge job.
 #   sbatch pipelines/slurm-extract.sh            (submits the array; the merge runs after it)
-# Every task reads the whole dataset (to hash it) from shared storage and writes only its own shard's cache.
+# Every task opens only its own shard's files (shards are chosen by a hash of each file's path) from shared
+# storage and writes only its own shard's cache; a rerun opens only the files whose stat data changed.
 #SBATCH --job-name=headstart-extract
 #SBATCH --array=0-7
 #SBATCH --cpus-per-task=2

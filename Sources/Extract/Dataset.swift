@@ -27,9 +27,14 @@ public struct DatasetItem: Equatable, Sendable {
     public var label: Int
     public var className: String
     public var split: DatasetSplit
-    /// Size and modification time (ns since 1970) of the file (of the target, for a symbolic link).
+    /// The file's stat data (of the target, for a symbolic link), read by the scan: size, modification and
+    /// status-change times (ns since 1970), inode and device. An unchanged stat lets a rerun trust the file
+    /// without opening it.
     public var fileSize: Int64
     public var modificationTimeNanoseconds: Int64
+    public var changeTimeNanoseconds: Int64
+    public var inode: UInt64
+    public var device: UInt64
 }
 
 /// A file or folder that looks like part of the dataset but cannot be used, and why. Not fatal.
@@ -135,7 +140,8 @@ public struct Dataset: Sendable {
                         url: URL(fileURLWithPath: classDir + "/" + f.pathWithinClass),
                         fileSystemPath: classBytes + [0x2F] + f.bytesWithinClass,
                         label: label, className: name, split: split,
-                        fileSize: f.size, modificationTimeNanoseconds: f.mtime))
+                        fileSize: f.size, modificationTimeNanoseconds: f.mtime, changeTimeNanoseconds: f.ctime,
+                        inode: f.inode, device: f.device))
                 }
             }
         }
@@ -159,6 +165,17 @@ public struct Dataset: Sendable {
         var v: UInt64 = 0
         for i in 0..<8 { v = v << 8 | UInt64(d[i]) }
         return Double(v >> 11) * 0x1p-53  // top 53 bits: exact in a Double, strictly below 1
+    }
+
+    /// The shard of `count` a file belongs to (`extract --shard i/n`): the first 8 bytes of SHA-256(UTF-8 path
+    /// relative to the dataset root) as a big-endian integer, modulo `count`. It needs no read of the file and is
+    /// the same on every machine, wherever the dataset is mounted, so each shard opens only its own files.
+    public static func shard(relativePath: String, count: Int) -> Int {
+        precondition(count >= 1, "a shard count is at least 1")
+        let d = SHA256Hasher.digest(Data(relativePath.utf8))
+        var v: UInt64 = 0
+        for i in 0..<8 { v = v << 8 | UInt64(d[i]) }
+        return Int(v % UInt64(count))
     }
 
     /// Content (by key, e.g. the SHA-256 of the file bytes) that appears in both splits, with the paths on each
@@ -336,7 +353,12 @@ private struct Scanner {
         return pythonSorted(out)
     }
 
-    struct Found { var pathWithinClass: String; var bytesWithinClass: [UInt8]; var size: Int64; var mtime: Int64 }
+    struct Found {
+        var pathWithinClass: String
+        var bytesWithinClass: [UInt8]
+        var size: Int64, mtime: Int64, ctime: Int64
+        var inode: UInt64, device: UInt64
+    }
 
     /// Image files under `classDir` in os.walk order (roots sorted, files sorted within a root), without following
     /// symbolic links to directories. Names are read and joined as bytes; `pathWithinClass` is their display form.
@@ -383,12 +405,13 @@ private struct Scanner {
                     continue
                 }
                 #if os(Linux)
-                let m = t.st_mtim
+                let (m, c) = (t.st_mtim, t.st_ctim)
                 #else
-                let m = t.st_mtimespec
+                let (m, c) = (t.st_mtimespec, t.st_ctimespec)
                 #endif
                 files.append(Found(pathWithinClass: within, bytesWithinClass: withinBytes, size: Int64(t.st_size),
-                                   mtime: Int64(m.tv_sec) * 1_000_000_000 + Int64(m.tv_nsec)))
+                                   mtime: nanoseconds(m), ctime: nanoseconds(c),
+                                   inode: UInt64(t.st_ino), device: UInt64(t.st_dev)))
             }
             roots.append((rel, files))
         }
@@ -402,6 +425,13 @@ private struct Scanner {
         let n = withCPath(path) { readlink($0, &buffer, 4096) }
         return n > 0 ? FileName.display(buffer[0..<n].map { UInt8(bitPattern: $0) }) : "?"
     }
+}
+
+/// A stat time in nanoseconds since 1970 (saturating: a time past the year 2262 is not a real file's).
+func nanoseconds(_ t: timespec) -> Int64 {
+    let (s, o1) = Int64(t.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+    let (n, o2) = s.addingReportingOverflow(Int64(t.tv_nsec))
+    return o1 || o2 ? (t.tv_sec < 0 ? .min : .max) : n
 }
 
 /// What kind of file a mode says, for messages.

@@ -12,8 +12,11 @@ public struct ExtractionJob: Sendable {
     public var validationSplit: Double = 0
     public var dtype: FeatureDType = .f16
     public var batchSize: Int = 32
-    /// Only the images whose content key falls in shard `index` of `count` (for several machines).
+    /// Only the images whose path falls in shard `index` of `count` (`Dataset.shard`, for several machines): the
+    /// other files are never opened.
     public var shard: (index: Int, count: Int)? = nil
+    /// Read and hash every file, even those whose stat data is unchanged since they were hashed.
+    public var rehash = false
     /// Only the first `limit` images of the dataset (in its sorted order).
     public var limit: Int? = nil
     /// Delete the cache's contents first.
@@ -35,6 +38,11 @@ public struct ExtractionJob: Sendable {
 
 public struct ExtractionProgress: Sendable {
     public var done = 0, total = 0
+    /// Of `total`, the files to open (those not trusted by their unchanged stat data), and how many are done:
+    /// the work actually left, for an ETA.
+    public var toRead = 0, read = 0
+    /// Files reused without opening them: their stat data is unchanged since they were hashed.
+    public var unchangedByStat = 0
     public var extracted = 0, reused = 0, failed = 0
     /// Augmented views (view > 0) the network computed, and those already cached.
     public var viewsExtracted = 0, viewsReused = 0
@@ -49,8 +57,12 @@ public struct ExtractionSummary: Sendable {
     public var extracted = 0
     /// Images whose features were already cached (same content, this run or an earlier one).
     public var reused = 0
-    /// Images left to other shards.
+    /// Images left to other shards (never opened).
     public var otherShards = 0
+    /// Files whose outcome (content key, or the reason they were skipped) was reused without opening them, their
+    /// stat data being what it was when they were hashed; and files read and hashed by this run.
+    public var unchangedByStat = 0
+    public var hashed = 0
     /// Augmented views asked per training image (the job's `views`), and the recipe they were drawn with.
     public var views = 0
     public var recipe: AugmentRecipe?
@@ -96,8 +108,8 @@ public enum Extraction {
 
     /// What the reading stage found for one file.
     private enum Prepared {
-        case failed(String)
-        case otherShard
+        /// Unusable, with the reason; `key` when its bytes were read (or trusted).
+        case failed(String, key: ContentKey?)
         /// An image to index. `work` lists the views the network computes for it in this chunk, each in its slot
         /// of the chunk's input (empty when everything is cached, by an earlier run or earlier in this one);
         /// `reusedViews` counts its augmented views already cached.
@@ -111,6 +123,8 @@ public enum Extraction {
         var prepared: [Prepared] = []
         var input: UnsafeMutableBufferPointer<Float>
         var decodeSeconds = 0.0
+        /// Wall clock (ns since 1970) just before the chunk's files were read: their entries' `hashedAt`.
+        var readStamp: Int64 = 0
         init(capacity: Int) { input = .allocate(capacity: capacity) }
         deinit { input.deallocate() }
     }
@@ -167,16 +181,18 @@ public enum Extraction {
             let n = path.utf8.count
             return n > maxPath ? "the path is \(n) bytes long; the cache keys paths of at most \(maxPath) bytes (UTF-8): not extracted" : nil
         }
-        let items = considered.filter { tooLong($0.relativePath) == nil }
+        let (mine, mineProblems) = shardShare(considered, dataset.problems, shard: job.shard)
+        summary.otherShards = considered.count + dataset.problems.count - mine.count - mineProblems.count
+        let items = mine.filter { tooLong($0.relativePath) == nil }
         // Entries whose bytes or record are damaged count as absent: their files are read (and, for a damaged
         // record, run through the network) again, and their entries rewritten.
         let screening = try cache.screen()
         var existing = [String: IndexEntry]()
         for e in screening.usable { existing[e.path] = e }
         let present = Set(dataset.items.map(\.relativePath))
-        let problems = dataset.problems.filter { tooLong($0.relativePath) == nil }
+        let problems = mineProblems.filter { tooLong($0.relativePath) == nil }
             .map { ErrorEntry(path: $0.relativePath, reason: $0.reason) }
-        summary.failed += (considered.map(\.relativePath) + dataset.problems.map(\.relativePath))
+        summary.failed += (mine.map(\.relativePath) + mineProblems.map(\.relativePath))
             .compactMap { p in tooLong(p).map { (p, $0) } }
         let problemPaths = Set(problems.map(\.path))
         let stale = (Array(existing.keys) + screening.damaged.map(\.path)).filter { !present.contains($0) }
@@ -185,6 +201,9 @@ public enum Extraction {
         summary.repaired = screening.damaged.filter { present.contains($0.path) }
         try cache.commit(batch: Batch(errors: problems, removedPaths: stale))
         summary.failed += problems.map { ($0.path, $0.reason) }
+        var existingErrors = [String: ErrorEntry]()
+        for e in try cache.errorEntries() { existingErrors[e.path] = e }
+        let trusted = job.rehash ? [:] : try trustedByStat(items, existing: existing, errors: existingErrors, cache: cache, views: job.views)
 
         // Reading stage → network stage, through a queue of at most two chunks; chunk buffers are recycled.
         // With views, an image may need up to views + 1 network inputs, so a chunk holds batch / (views + 1)
@@ -209,7 +228,7 @@ public enum Extraction {
                 chunk.items = Array(items[(c * batch)..<min(items.count, (c + 1) * batch)])
                 let t0 = now()
                 do {
-                    chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, shard: job.shard,
+                    chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, trusted: trusted,
                                                  threads: max(1, job.decodeThreads), views: job.views, recipe: chosenRecipe,
                                                  seen: &seen, viewsSeen: &viewsSeen)
                 } catch {
@@ -228,13 +247,12 @@ public enum Extraction {
         // the splits stay disjoint) and its reason is written only when it changes, so reruns do not churn.
         var trainKeys = [ContentKey: String]()
         for e in existing.values.sorted(by: { $0.path < $1.path }) where e.split == .train { trainKeys[e.key] = trainKeys[e.key] ?? e.path }
-        var existingErrors = [String: String]()
-        for e in try cache.errorEntries() { existingErrors[e.path] = e.reason }
 
         var heldBack: [IndexEntry] = []
         var output = [Float](repeating: 0, count: slotCapacity * extractor.featureCount)
         var state = ExtractionProgress()
         state.total = items.count
+        state.toRead = items.count - trusted.count
         // If an error (a failed commit) ends the loop below, the reader must not be left blocked on a queue for
         // ever, holding the cache open and its chunk buffers: stop it, and hand back every chunk it still sends
         // until its end marker.
@@ -265,14 +283,25 @@ public enum Extraction {
             var writes = Batch()
             for (item, prepared) in zip(chunk.items, chunk.prepared) {
                 let key: ContentKey
+                // When the outcome below was found: by this run's read, or by the read a trusted file's entry records.
+                let hashedAt: Int64
+                switch trusted[item.relativePath] {
+                case let .content(_, at)?: hashedAt = at
+                case let .failed(e)?: hashedAt = e.hashedAtNanoseconds ?? chunk.readStamp
+                case nil: hashedAt = chunk.readStamp
+                }
+                if trusted[item.relativePath] != nil {
+                    summary.unchangedByStat += 1; state.unchangedByStat += 1
+                } else {
+                    summary.hashed += 1; state.read += 1
+                }
                 switch prepared {
-                case let .failed(reason):
-                    writes.errors.append(ErrorEntry(path: item.relativePath, reason: reason))
+                case let .failed(reason, k):
+                    var e = ErrorEntry(path: item.relativePath, reason: reason)
+                    if let k { e.key = k; e.stat = FileStat(item); e.hashedAtNanoseconds = hashedAt }
+                    if !e.isSameOutcome(existingErrors[item.relativePath]) { writes.errors.append(e) }
                     summary.failed.append((item.relativePath, reason))
                     state.failed += 1
-                    continue
-                case .otherShard:
-                    summary.otherShards += 1
                     continue
                 case let .image(k, work, reusedViews, warnings, first):
                     key = k
@@ -291,11 +320,11 @@ public enum Extraction {
                     summary.viewsReused += reusedViews; state.viewsReused += reusedViews
                 }
                 let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
-                                       split: item.split == .train ? .train : .validation, fileSize: item.fileSize,
-                                       modificationTimeNanoseconds: item.modificationTimeNanoseconds)
+                                       split: item.split == .train ? .train : .validation, stat: FileStat(item),
+                                       hashedAtNanoseconds: hashedAt)
                 // Kept out by an earlier run's label conflict of this very content: the pass after this loop
                 // decides again, with every file's key known, so reruns do not churn.
-                if let r = existingErrors[item.relativePath], r == heldBackReason(r, key: key) {
+                if let r = existingErrors[item.relativePath]?.reason, r == heldBackReason(r, key: key) {
                     heldBack.append(entry)
                     continue
                 }
@@ -303,10 +332,8 @@ public enum Extraction {
                     trainKeys[key] = trainKeys[key] ?? item.relativePath
                 } else if let t = trainKeys[key] {
                     summary.splitCollisions.append((item.relativePath, t))
-                    let reason = collisionReason(train: t)
-                    if existingErrors[item.relativePath] != reason {
-                        writes.errors.append(ErrorEntry(path: item.relativePath, reason: reason))
-                    }
+                    let keptOut = ErrorEntry(keptOut: entry, reason: collisionReason(train: t))
+                    if !keptOut.isSameOutcome(existingErrors[item.relativePath]) { writes.errors.append(keptOut) }
                     continue
                 }
                 if existing[item.relativePath] != entry { writes.entries.append(entry) }
@@ -322,28 +349,18 @@ public enum Extraction {
 
         readerFinished = true
 
-        // Content in both splits whose validation copy was indexed before its train twin (flat layouts, where
-        // the two interleave): keep it in train only.
+        // The rules over every indexed file: content in both splits whose validation copy was indexed before its
+        // train twin (flat layouts, where the two interleave) stays in train only; label conflicts stay out.
         let entries = try cache.indexEntries(skippingDamaged: true)
-        var trainPath = [ContentKey: String]()
-        for e in entries where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
-        var moves = Batch()
-        for e in entries where e.split == .validation {
-            if let t = trainPath[e.key] {
-                summary.splitCollisions.append((e.path, t))
-                moves.errors.append(ErrorEntry(path: e.path, reason: collisionReason(train: t)))
-            }
-        }
-        let moved = Set(moves.errors.map(\.path))
-        if !job.allowLabelConflicts {
-            let (conflicts, batch) = labelConflicts(entries.filter { !moved.contains($0.path) }, heldBack: heldBack,
-                                                    classNames: dataset.classNames, existingErrors: existingErrors)
-            summary.labelConflicts = conflicts
-            moves.errors += batch.errors
-            moves.entries += batch.entries
-        } else {
-            moves.entries += heldBack
-        }
+        let rules = applyIndexRules(entries, heldBack: heldBack, classNames: dataset.classNames,
+                                    allowLabelConflicts: job.allowLabelConflicts)
+        summary.splitCollisions += rules.splitCollisions
+        summary.labelConflicts = rules.labelConflicts
+        // An indexed file to keep out moves to the errors table; one kept out already is rewritten only if its
+        // outcome changed, so reruns do not churn.
+        let indexed = Set(entries.map(\.path))
+        let moves = Batch(entries: rules.readmitted,
+                          errors: rules.keptOut.filter { indexed.contains($0.path) || !$0.isSameOutcome(existingErrors[$0.path]) })
         if !moves.errors.isEmpty || !moves.entries.isEmpty { try cache.commit(batch: moves) }
         summary.counts = try cache.counts()
         summary.seconds = now() - start
@@ -354,23 +371,34 @@ public enum Extraction {
     /// of new content; views 1…`views` of training images), decode each such file once and write its views into
     /// consecutive slots. Runs on `threads` threads.
     private static func prepare(
-        _ chunk: Chunk, extractor: FeatureExtractor, cache: FeatureCache, shard: (index: Int, count: Int)?,
+        _ chunk: Chunk, extractor: FeatureExtractor, cache: FeatureCache, trusted: [String: Trusted],
         threads: Int, views: Int, recipe: AugmentRecipe?, seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
     ) throws -> [Prepared] {
         let items = chunk.items
         var bytes = [[UInt8]?](repeating: nil, count: items.count)
-        var result = [Prepared](repeating: .otherShard, count: items.count)
+        var result = [Prepared](repeating: .failed("not read", key: nil), count: items.count)
         var keys = [ContentKey?](repeating: nil, count: items.count)
+        // Files trusted by their stat data are not opened: their key (or failure) is the one their last read found.
+        let trust = items.map { trusted[$0.relativePath] }
+        for (i, t) in trust.enumerated() {
+            switch t {
+            case let .content(k, _)?: keys[i] = k
+            case let .failed(e)?: result[i] = .failed(e.reason, key: e.key)
+            case nil: break
+            }
+        }
+        chunk.readStamp = wallClockNanoseconds()
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
             var i = t
             while i < items.count {
+                if trust[i] != nil { i += threads; continue }
                 do {
                     let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
                     let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
                     lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
                 } catch {
-                    lock.lock(); result[i] = .failed(reason(error, item: items[i])); lock.unlock()
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: nil); lock.unlock()
                 }
                 i += threads
             }
@@ -380,8 +408,9 @@ public enum Extraction {
         var toDecode: [Int] = []
         for i in items.indices {
             guard let key = keys[i] else { continue }
-            if let shard, Int(key.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(shard.count)) != shard.index {
-                result[i] = .otherShard
+            if trust[i] != nil {  // `trustedByStat` found everything it needs cached
+                result[i] = .image(key, work: [], reusedViews: views > 0 && items[i].split == .train ? views : 0,
+                                   warnings: 0, firstWarning: nil)
                 continue
             }
             var need: [UInt16] = []
@@ -411,7 +440,7 @@ public enum Extraction {
                     let d = try ViewInput.load(bytes[i]!, name: items[i].relativePath, extractor: extractor)
                     lock.lock(); decoded[i] = d; lock.unlock()
                 } catch {
-                    lock.lock(); result[i] = .failed(reason(error, item: items[i])); lock.unlock()
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: keys[i]); lock.unlock()
                 }
                 j += threads
             }
@@ -444,31 +473,69 @@ public enum Extraction {
         // be decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
         var failedKeys = [ContentKey: String]()
         for i in result.indices {
-            if case let .failed(r) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
+            if case let .failed(r, _) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
         }
         for i in result.indices {
             if case let .image(k, work, _, _, _) = result[i], work.isEmpty, let r = failedKeys[k], !(try cache.hasSoundRecord(key: k)) {
-                result[i] = .failed(r)
+                result[i] = .failed(r, key: k)
             }
         }
         return result
     }
 
+    /// What the index rules decided (`applyIndexRules`).
+    struct IndexRules {
+        /// Files to keep out of the index, each with its reason and the entry it would have.
+        var keptOut: [ErrorEntry] = []
+        /// Files kept out by an earlier run whose reason is gone: to index again.
+        var readmitted: [IndexEntry] = []
+        var splitCollisions: [(validation: String, train: String)] = []
+        var labelConflicts: [LabelConflict] = []
+    }
+
+    /// The rules one extraction applies over every file it indexes, also applied by `cache merge` over every
+    /// file of its shards: a validation file whose content is in train (the train file first in path order is
+    /// named) is kept in train only, so the splits stay disjoint; then, unless `allowLabelConflicts`, files of
+    /// one content in one split under different classes are all kept out (`labelConflicts`). `heldBack` are
+    /// files an earlier run kept out for a label conflict, decided again here.
+    static func applyIndexRules(_ entries: [IndexEntry], heldBack: [IndexEntry] = [], classNames: [String],
+                                allowLabelConflicts: Bool) -> IndexRules {
+        var out = IndexRules()
+        let sorted = entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        var trainPath = [ContentKey: String]()
+        for e in sorted where e.split == .train { trainPath[e.key] = trainPath[e.key] ?? e.path }
+        for e in sorted where e.split == .validation {
+            if let t = trainPath[e.key] {
+                out.splitCollisions.append((e.path, t))
+                out.keptOut.append(ErrorEntry(keptOut: e, reason: collisionReason(train: t)))
+            }
+        }
+        guard !allowLabelConflicts else { out.readmitted = heldBack; return out }
+        let moved = Set(out.keptOut.map(\.path))
+        let (conflicts, keptOut, readmitted) = labelConflicts(sorted.filter { !moved.contains($0.path) }, heldBack: heldBack,
+                                                              classNames: classNames)
+        out.labelConflicts = conflicts
+        out.keptOut += keptOut
+        out.readmitted = readmitted
+        return out
+    }
+
     /// Files of one content in one split under different classes: Keras would train on each with its own label,
     /// teaching the head both answers for the same features. All of them are kept out (errors table, with the
     /// reason naming the content and the others), and files kept out by an earlier run whose conflict is gone
-    /// (`heldBack`) are indexed again. Returns the conflicts and the writes.
-    static func labelConflicts(_ entries: [IndexEntry], heldBack: [IndexEntry], classNames: [String],
-                               existingErrors: [String: String]) -> ([LabelConflict], Batch) {
+    /// (`heldBack`) are indexed again. Returns the conflicts, the files to keep out and those to index again.
+    static func labelConflicts(_ entries: [IndexEntry], heldBack: [IndexEntry], classNames: [String])
+        -> ([LabelConflict], keptOut: [ErrorEntry], readmitted: [IndexEntry]) {
         var groups: [String: [IndexEntry]] = [:]  // "<key>/<split>" → files
         for e in entries + heldBack { groups["\(e.key)/\(e.split)", default: []].append(e) }
         let held = Set(heldBack.map(\.path))
         var conflicts: [LabelConflict] = []
-        var writes = Batch()
+        var keptOut: [ErrorEntry] = []
+        var readmitted: [IndexEntry] = []
         for (_, files) in groups.sorted(by: { $0.key < $1.key }) {
             let sorted = files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
             guard Set(sorted.map(\.label)).count > 1 else {
-                writes.entries += sorted.filter { held.contains($0.path) }  // its conflict is gone
+                readmitted += sorted.filter { held.contains($0.path) }  // its conflict is gone
                 continue
             }
             func name(_ e: IndexEntry) -> String { Int(e.label) < classNames.count ? classNames[Int(e.label)] : "label \(e.label)" }
@@ -477,10 +544,10 @@ public enum Extraction {
                 let others = sorted.filter { $0.path != e.path }.map { "\($0.path) (\(name($0)))" }.joined(separator: ", ")
                 let reason = "\(labelConflictPrefix) the same content (\(e.key)) is also \(others); kept out of \(e.split) "
                     + "(extract --allow-label-conflicts keeps every copy with its own label)"
-                if existingErrors[e.path] != reason { writes.errors.append(ErrorEntry(path: e.path, reason: reason)) }
+                keptOut.append(ErrorEntry(keptOut: e, reason: reason))
             }
         }
-        return (conflicts, writes)
+        return (conflicts, keptOut, readmitted)
     }
 
     static let labelConflictPrefix = "labels conflict:"

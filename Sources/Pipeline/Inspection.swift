@@ -431,11 +431,11 @@ public enum Inspection {
 
     // MARK: staleness
 
-    /// Compares a fresh scan of `dataset` with the index and errors tables, by relative path. A file whose size
-    /// and modification time are as recorded is trusted unchanged (as `extract` trusts it) unless `hashAll`;
-    /// otherwise its content key is recomputed and compared. A file in the errors table counts as changed when
-    /// it was modified after it failed.
-    public static func staleness(_ cache: FeatureCache, dataset: URL, hashAll: Bool = false) throws -> StalenessReport {
+    /// Compares a fresh scan of `dataset` with the index and errors tables, by relative path: the thorough
+    /// check. With `hashAll` (the default) every indexed file is read and its content key recomputed and compared;
+    /// without it a file whose stat data is as recorded and not racy is trusted unchanged, as `extract` trusts it
+    /// (`IndexEntry.check`). A file in the errors table counts as changed when it was modified after it failed.
+    public static func staleness(_ cache: FeatureCache, dataset: URL, hashAll: Bool = true) throws -> StalenessReport {
         let scan = try Dataset.scan(root: dataset)
         var index = [String: IndexEntry]()
         for e in try cache.indexEntries() { index[e.path] = e }
@@ -449,7 +449,7 @@ public enum Inspection {
             present.insert(item.relativePath)
             if let e = index[item.relativePath] {
                 let sameStat = e.fileSize == item.fileSize && e.modificationTimeNanoseconds == item.modificationTimeNanoseconds
-                if sameStat && !hashAll { r.unchanged += 1; continue }
+                if !hashAll && e.check(FileStat(item)) == .unchanged { r.unchanged += 1; continue }
                 let key: ContentKey
                 do { key = ContentKey.of(Data(try ImageDecoder.readFile(fileSystemPath: item.fileSystemPath, name: item.relativePath))) } catch {
                     r.unreadable.append(StaleFile(path: item.relativePath, reason: "\(error)"))

@@ -19,6 +19,9 @@ public struct SweepJob {
     public var plotTop = 5
     /// Damaged entries: refuse (the default) or sweep without them (`--skip-damaged`).
     public var damagePolicy: DamagePolicy = .refuse
+    /// Only the configs of shard `index` of `count` (`SweepConfig.shard`), for several machines; `SweepMerge`
+    /// joins the shards' folders into the unsharded sweep's. Only with the full strategy.
+    public var shard: SweepShard? = nil
 
     public init(cache: String, out: String, configs: [SweepConfig]) {
         self.cache = cache; self.out = out; self.configs = configs
@@ -88,6 +91,13 @@ public enum SweepEvent {
     case rung(index: Int, epoch: Int, kept: [String], eliminated: [String])
 }
 
+/// Shard `index` of `count` of a sweep's configs.
+public struct SweepShard: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var index: Int, count: Int
+    public init(index: Int, count: Int) { self.index = index; self.count = count }
+    public var description: String { "\(index)/\(count)" }
+}
+
 public struct SweepOutcome {
     /// Every config's result, best first by the metric (ties: the lower id).
     public var ranked: [SweepResult]
@@ -98,6 +108,9 @@ public struct SweepOutcome {
     public var wallSeconds: Double
     /// Entries left out as damaged (`--skip-damaged`).
     public var damaged: [DamagedEntry] = []
+    /// The cache's identity (`Sweep.cacheIdentity`), and the shard this outcome covers (nil: every config).
+    public var cacheIdentity = ""
+    public var shard: SweepShard?
 }
 
 public enum Sweep {
@@ -113,10 +126,20 @@ public enum Sweep {
     public static func run(_ job: SweepJob, onEvent: (SweepEvent) -> Void = { _ in }) throws -> SweepOutcome {
         let wallStart = DispatchTime.now().uptimeNanoseconds
         guard !job.configs.isEmpty else { throw SweepSpecError("the sweep has no configs") }
+        if let shard = job.shard {
+            guard shard.count >= 1, (0..<shard.count).contains(shard.index) else {
+                throw SweepSpecError("shard \(shard): the index must be at least 0 and below the count")
+            }
+            guard job.strategy == .full else {
+                throw SweepSpecError("--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has. Shard a full sweep (each config trains to its epochs), or run halving on one machine")
+            }
+        }
+        // This machine's configs: all of them, or those of its shard.
+        let configs = job.shard.map { s in job.configs.filter { $0.shard(of: s.count) == s.index } } ?? job.configs
         if case let .halving(k, keep) = job.strategy {
             guard k >= 1, keep > 0, keep < 1 else { throw SweepSpecError("halving needs rungs ≥ 1 and keep in (0, 1) (found \(k), \(keep))") }
-            guard Set(job.configs.map(\.epochs)).count == 1 else {
-                throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(job.configs.map(\.epochs)).sorted()))")
+            guard Set(configs.map(\.epochs)).count == 1 else {
+                throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(configs.map(\.epochs)).sorted()))")
             }
         }
         let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
@@ -130,7 +153,7 @@ public enum Sweep {
         let val: FeatureSource? = validation.count > 0 ? validation : nil
         let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
         // Every config's head must fit before any trains (passes are sized from these bytes).
-        for c in job.configs {
+        for c in configs {
             let config = HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout)
             do {
                 try config.validate()
@@ -146,14 +169,14 @@ public enum Sweep {
 
         // Resume: results saved under the same schedule from the same cache.
         var results: [String: SweepResult] = [:]
-        for c in job.configs {
+        for c in configs {
             let path = "\(configDirectory(job.out, c.id))/\(resultName)"
             guard let data = FileManager.default.contents(atPath: path),
                   let r = try? JSONDecoder().decode(SweepResult.self, from: data),
                   r.config == c, r.schedule == schedule, r.cacheIdentity == identity else { continue }
             results[c.id] = r
         }
-        onEvent(.planned(configs: job.configs, resumed: results))
+        onEvent(.planned(configs: configs, resumed: results))
         let resumedCount = results.count
 
         var incumbent = try Incumbent(out: job.out, identity: identity, schedule: schedule, metric: job.metric)
@@ -169,13 +192,8 @@ public enum Sweep {
                                 valAcc: best.valAccuracy, loss: best.loss, acc: best.accuracy,
                                 seconds: history.epochs.reduce(0) { $0 + $1.seconds },
                                 history: history.epochs.map(SweepResult.EpochRecord.init))
-            let dir = configDirectory(job.out, c.id)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try AtomicFile.write(Data(TrainingReport.csv(history).utf8), to: "\(dir)/\(historyName)")
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
-            try? FileManager.default.removeItem(atPath: "\(dir)/\(stateName)")
+            try writeResult(r, out: job.out)
+            try? FileManager.default.removeItem(atPath: "\(configDirectory(job.out, c.id))/\(stateName)")
             results[c.id] = r
             live[c.id] = nil
             onEvent(.finished(r))
@@ -241,11 +259,11 @@ public enum Sweep {
 
         switch job.strategy {
         case .full:
-            let pending = job.configs.filter { results[$0.id] == nil }
+            let pending = configs.filter { results[$0.id] == nil }
             try trainStage(pending, from: 0, until: pending.map(\.epochs).max() ?? 0, keepInMemory: false, last: true)
         case let .halving(_, keep):
-            let rungs = job.strategy.rungEpochs(job.configs[0].epochs)
-            var alive = job.configs
+            let rungs = job.strategy.rungEpochs(configs[0].epochs)
+            var alive = configs
             let pendingBytes = alive.filter { results[$0.id] == nil }.reduce(0) { $0 + stateBytes($1, featureCount: F) }
             let keepInMemory = pendingBytes <= job.memoryBudget
             var from = 0
@@ -275,18 +293,40 @@ public enum Sweep {
         }
         try incumbent.flush(metadata: metadataBase)
 
-        let ranked = job.configs.compactMap { results[$0.id] }.sorted { a, b in
-            let ka = job.metric.key(job.metric.bestEpoch(a.logs)!), kb = job.metric.key(job.metric.bestEpoch(b.logs)!)
-            return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
-        }
-        var outcome = SweepOutcome(ranked: ranked, trainedCount: trained.count, resumedCount: resumedCount,
+        var outcome = SweepOutcome(ranked: rank(configs.compactMap { results[$0.id] }, by: job.metric),
+                                   trainedCount: trained.count, resumedCount: resumedCount,
                                    wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9)
         outcome.damaged = screening.damaged
-        try AtomicFile.write(Data(SweepReport.csv(ranked).utf8), to: "\(job.out)/sweep.csv")
-        try AtomicFile.write(SweepReport.json(outcome, metric: job.metric, schedule: schedule), to: "\(job.out)/sweep.json")
-        try AtomicFile.write(Data(SweepReport.svg(Array(ranked.prefix(job.plotTop)), metric: job.metric).utf8),
-                             to: "\(job.out)/validation-curves.svg")
+        outcome.cacheIdentity = identity
+        outcome.shard = job.shard
+        try writeReports(outcome, out: job.out, metric: job.metric, schedule: schedule, plotTop: job.plotTop)
         return outcome
+    }
+
+    /// Results best first by `metric` at each one's best epoch (ties: the lower id).
+    static func rank(_ results: [SweepResult], by metric: SweepMetric) -> [SweepResult] {
+        results.sorted { a, b in
+            let ka = metric.key(metric.bestEpoch(a.logs)!), kb = metric.key(metric.bestEpoch(b.logs)!)
+            return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
+        }
+    }
+
+    /// `sweep.csv`, `sweep.json` and `validation-curves.svg` of an outcome, in `out`.
+    static func writeReports(_ outcome: SweepOutcome, out: String, metric: SweepMetric, schedule: String, plotTop: Int) throws {
+        try AtomicFile.write(Data(SweepReport.csv(outcome.ranked).utf8), to: "\(out)/sweep.csv")
+        try AtomicFile.write(SweepReport.json(outcome, metric: metric, schedule: schedule), to: "\(out)/sweep.json")
+        try AtomicFile.write(Data(SweepReport.svg(Array(outcome.ranked.prefix(plotTop)), metric: metric).utf8),
+                             to: "\(out)/validation-curves.svg")
+    }
+
+    /// A finished config's `configs/<id>/history.csv` and `result.json` (what a rerun resumes from).
+    static func writeResult(_ r: SweepResult, out: String) throws {
+        let dir = configDirectory(out, r.id)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try AtomicFile.write(Data(TrainingReport.csv(r.trainingHistory).utf8), to: "\(dir)/\(historyName)")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
     }
 
     /// Bytes one config holds while training (`HeadTrainer.memoryBytes`; Int.max when that overflows).
@@ -378,9 +418,14 @@ struct Incumbent {
 
     func better(_ k: [Double], _ cid: String, _ e: Int) -> Bool {
         guard let key, let id, let epoch else { return true }
-        if k != key { return k.lexicographicallyPrecedes(key) }
-        if cid != id { return cid < id }
-        return e < epoch
+        return Incumbent.precedes((k, cid, e), (key, id, epoch))
+    }
+
+    /// The order of (config, epoch) candidates: the metric's key, then the lower config id, then the earlier epoch.
+    static func precedes(_ a: (key: [Double], id: String, epoch: Int), _ b: (key: [Double], id: String, epoch: Int)) -> Bool {
+        if a.key != b.key { return a.key.lexicographicallyPrecedes(b.key) }
+        if a.id != b.id { return a.id < b.id }
+        return a.epoch < b.epoch
     }
 
     mutating func consider(_ c: SweepConfig, log: EpochLog, head: Head) {

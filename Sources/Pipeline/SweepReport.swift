@@ -19,6 +19,9 @@ public enum SweepReport {
         return s
     }
 
+    /// `sweep.json`. `cache_identity` (the swept cache's fingerprint and split sizes, hashed) and `shard`
+    /// (absent for a whole sweep) let `sweep merge` check that shards belong together; sweeps written before
+    /// they existed lack them.
     struct JSONOutput: Codable {
         var metric: String
         var schedule: String
@@ -27,9 +30,11 @@ public enum SweepReport {
         var wallSeconds: Double
         var best: String?
         var results: [SweepResult]
+        var cacheIdentity: String?
+        var shard: SweepShard?
         enum CodingKeys: String, CodingKey {
-            case metric, schedule, trained, resumed, best, results
-            case wallSeconds = "wall_seconds"
+            case metric, schedule, trained, resumed, best, results, shard
+            case wallSeconds = "wall_seconds", cacheIdentity = "cache_identity"
         }
     }
 
@@ -38,7 +43,7 @@ public enum SweepReport {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try enc.encode(JSONOutput(metric: metric.rawValue, schedule: schedule, trained: o.trainedCount,
                                          resumed: o.resumedCount, wallSeconds: o.wallSeconds, best: o.best?.id,
-                                         results: o.ranked))
+                                         results: o.ranked, cacheIdentity: o.cacheIdentity, shard: o.shard))
     }
 
     /// One panel: the metric's validation value (val_loss or val_accuracy) per epoch, one coloured line per

@@ -35,6 +35,10 @@ public struct SweepConfig: Codable, Equatable, Hashable, Sendable {
     /// The first 12 hex digits of SHA-256(canonical): the config's folder name under `configs/`.
     public var id: String { String(SHA256Hasher.digest(Data(canonical.utf8)).hex.prefix(12)) }
 
+    /// The shard of `count` this config belongs to (`sweep --shard i/n`): its id (48 bits of a hash of its
+    /// settings) modulo `count`, the same on every machine.
+    public func shard(of count: Int) -> Int { Int(UInt64(id, radix: 16)! % UInt64(max(1, count))) }
+
     /// Short human label, e.g. "lr=0.0003 h=512 d=0.5 b=20".
     public var label: String { "lr=\(lr) h=\(hidden) d=\(dropout) b=\(batch)" }
 

@@ -267,6 +267,7 @@ public final class FeatureCache {
                 try lmdb.delete(txn, "index", Array(e.path.utf8))
             }
             if let classes { try lmdb.put(txn, "meta", Array("classes".utf8), classes) }
+            if let root = batch.datasetRoot { try lmdb.put(txn, "meta", Array("dataset".utf8), Array(root.utf8)) }
             try lmdb.put(txn, "meta", Array("updated".utf8), stamp)
             return written
         }
@@ -320,7 +321,7 @@ public final class FeatureCache {
                 guard let b else { return nil }
                 switch Layout.decodeIndex(path: p, b) {
                 case .success(let e): return e
-                case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
+                case .failure(let f): throw indexFault(p, f)
                 }
             }
         }
@@ -335,13 +336,20 @@ public final class FeatureCache {
                 let p = String(decoding: k, as: UTF8.self)
                 switch Layout.decodeIndex(path: p, v) {
                 case .success(let e): if split == nil || e.split == split { out.append(e) }
-                case .failure where skippingDamaged: break
-                case .failure(let f): throw StoreError.corruptIndexEntry(cache: path, path: p, reason: f.reason)
+                case .failure(let f) where skippingDamaged && f.newerVersion == nil: break
+                case .failure(let f): throw indexFault(p, f)
                 }
                 return true
             }
         }
         return out
+    }
+
+    /// The error for an index entry that cannot be decoded: damage, or a layout newer than this build reads (which
+    /// no reader may take for damage: extraction would rewrite it in an older layout).
+    func indexFault(_ p: String, _ f: RecordFault) -> StoreError {
+        f.newerVersion.map { .newerEntryVersion(cache: path, path: p, version: $0) }
+            ?? .corruptIndexEntry(cache: path, path: p, reason: f.reason)
     }
 
     /// All error entries in path order.

@@ -128,23 +128,32 @@ enum Layout {
 
     // MARK: index
 
-    /// index key: the relative path's UTF-8 bytes. index value (version 2, 60 bytes):
+    /// index key: the relative path's UTF-8 bytes. index value (version 3, 92 bytes):
     ///
     ///     offset  size  field
-    ///     0       1     u8 entry version (2; version 1 entries are the first 56 bytes alone)
+    ///     0       1     u8 entry version (3; version 1 entries are the first 56 bytes alone, version 2 entries
+    ///                   those 56 bytes and a CRC-32 of them at 56)
     ///     1       1     u8 split: 0 = train, 1 = validation
     ///     2       2     reserved, 0
     ///     4       4     i32 label (class id)
     ///     8       8     i64 file size in bytes
     ///     16      8     i64 modification time, ns since 1970-01-01 UTC
     ///     24      32    content key (SHA-256 of the file bytes); the record is (key, view 0)
-    ///     56      4     u32 CRC-32 of bytes 0..<56 followed by the key (the path's UTF-8 bytes)
+    ///     56      8     i64 status-change time (ctime), ns since 1970-01-01 UTC
+    ///     64      8     u64 inode number
+    ///     72      8     u64 device number
+    ///     80      8     i64 when the bytes were read and hashed, ns since 1970-01-01 UTC; 0: no stat data
+    ///     88      4     u32 CRC-32 of bytes 0..<88 followed by the key (the path's UTF-8 bytes)
     ///
     /// The CRC makes a damaged label or split an error instead of a silently different training set; it covers
-    /// the path too, so an entry cannot pass for another path's.
-    static let indexValueSize = 60
+    /// the path too, so an entry cannot pass for another path's. The stat data lets a rerun trust an unchanged
+    /// file without opening it (`IndexEntry.check`).
+    static let indexValueSize = 92
+    static let indexValueSizeV2 = 60
     static let indexValueSizeV1 = 56
-    static let indexVersion: UInt8 = 2
+    static let indexVersion: UInt8 = 3
+    /// Bytes the CRC-32 covers (before the path), by entry version.
+    static let indexBodySize: [UInt8: Int] = [2: 56, 3: 88]
 
     static func encodeIndex(_ e: IndexEntry) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: indexValueSize)
@@ -156,8 +165,13 @@ enum Layout {
             p.storeBytes(of: e.fileSize.littleEndian, toByteOffset: 8, as: Int64.self)
             p.storeBytes(of: e.modificationTimeNanoseconds.littleEndian, toByteOffset: 16, as: Int64.self)
             for i in 0..<32 { raw[24 + i] = e.key.bytes[i] }
-            let crc = indexCRC(UnsafeRawBufferPointer(rebasing: raw[0..<indexValueSizeV1]), path: e.path)
-            p.storeBytes(of: crc.littleEndian, toByteOffset: indexValueSizeV1, as: UInt32.self)
+            p.storeBytes(of: e.changeTimeNanoseconds.littleEndian, toByteOffset: 56, as: Int64.self)
+            p.storeBytes(of: e.inode.littleEndian, toByteOffset: 64, as: UInt64.self)
+            p.storeBytes(of: e.device.littleEndian, toByteOffset: 72, as: UInt64.self)
+            p.storeBytes(of: e.hashedAtNanoseconds.littleEndian, toByteOffset: 80, as: Int64.self)
+            let body = indexValueSize - 4
+            let crc = indexCRC(UnsafeRawBufferPointer(rebasing: raw[0..<body]), path: e.path)
+            p.storeBytes(of: crc.littleEndian, toByteOffset: body, as: UInt32.self)
         }
         return out
     }
@@ -166,52 +180,110 @@ enum Layout {
         CRC32.checksum(Array(body) + Array(path.utf8))
     }
 
+    /// The value length of each entry version this build reads.
+    static let indexSizes: [UInt8: Int] = [1: indexValueSizeV1, 2: indexValueSizeV2, 3: indexValueSize]
+
     static func decodeIndex(path: String, _ b: UnsafeRawBufferPointer) -> Result<IndexEntry, RecordFault> {
-        switch (b.count, b.first) {
-        case (indexValueSize, indexVersion?):
-            let stored = b.loadUnaligned(fromByteOffset: indexValueSizeV1, as: UInt32.self).littleEndian
-            let actual = indexCRC(UnsafeRawBufferPointer(rebasing: b[0..<indexValueSizeV1]), path: path)
-            guard stored == actual else {
-                return .failure(RecordFault(String(format: "entry CRC-32 is %08x, stored %08x: its label, split, size, time or key was damaged", actual, stored)))
-            }
-        case (indexValueSizeV1, 1?): break  // written before entries carried a CRC: nothing to check it against
-        case (_, let v?) where v == 1 || v == indexVersion:
-            return .failure(RecordFault("value is \(b.count) bytes, entry version \(v) has \(v == 1 ? indexValueSizeV1 : indexValueSize)"))
-        case (_, let v?):
-            return .failure(RecordFault("entry version \(v), this build reads 1 and \(indexVersion)"))
-        case (_, nil):
-            return .failure(RecordFault("value is 0 bytes, expected \(indexValueSize)"))
+        guard let version = b.first else { return .failure(RecordFault("value is 0 bytes, expected \(indexValueSize)")) }
+        guard let size = indexSizes[version] else {
+            // A version above this build's was written by a newer headstart: not damage, and not to be rewritten.
+            return .failure(RecordFault("entry version \(version), this build reads 1 to \(indexVersion)",
+                                        newerVersion: version > indexVersion ? Int(version) : nil))
         }
+        guard b.count == size else { return .failure(RecordFault("value is \(b.count) bytes, entry version \(version) has \(size)")) }
+        if let body = indexBodySize[version] {
+            let stored = b.loadUnaligned(fromByteOffset: body, as: UInt32.self).littleEndian
+            let actual = indexCRC(UnsafeRawBufferPointer(rebasing: b[0..<body]), path: path)
+            guard stored == actual else {
+                return .failure(RecordFault(String(format: "entry CRC-32 is %08x, stored %08x: its label, split, size, times or key was damaged", actual, stored)))
+            }
+        }  // version 1 was written before entries carried a CRC: nothing to check it against
         guard let split = Split(rawValue: b[1]) else { return .failure(RecordFault("unknown split code \(b[1])")) }
-        return .success(IndexEntry(
+        func i64(_ o: Int) -> Int64 { Int64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int64.self)) }
+        var e = IndexEntry(
             path: path, key: ContentKey(bytes: Array(b[24..<56]))!,
             label: Int32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: Int32.self)), split: split,
-            fileSize: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: Int64.self)),
-            modificationTimeNanoseconds: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: Int64.self))))
+            fileSize: i64(8), modificationTimeNanoseconds: i64(16))
+        if version == 3 {
+            e.changeTimeNanoseconds = i64(56)
+            e.inode = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 64, as: UInt64.self))
+            e.device = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 72, as: UInt64.self))
+            e.hashedAtNanoseconds = i64(80)
+        }
+        return .success(e)
     }
 
     // MARK: errors
 
-    /// errors key: the relative path's UTF-8 bytes; value: JSON {"reason": String, "time": seconds since epoch}.
-    struct ErrorValue: Codable { var reason: String; var time: Double }
+    /// errors key: the relative path's UTF-8 bytes; value: JSON
+    ///
+    ///     {"reason": String, "time": seconds since 1970,
+    ///      "key": 64 hex digits,            when the file's bytes were read
+    ///      "stat": {"size", "mtime_ns", "ctime_ns", "inode", "device", "hashed_at_ns"},   likewise
+    ///      "label": Int, "split": "train" | "validation"}   for a file kept out of the index by a rule
+    ///
+    /// The optional fields are absent in values written before they existed (and for files never read).
+    struct ErrorValue: Codable {
+        var reason: String
+        var time: Double
+        var key: String?
+        var stat: StatValue?
+        var label: Int32?
+        var split: String?
+    }
+
+    struct StatValue: Codable {
+        var size: Int64
+        var mtimeNs: Int64, ctimeNs: Int64
+        var inode: UInt64, device: UInt64
+        var hashedAtNs: Int64
+        enum CodingKeys: String, CodingKey {
+            case size, inode, device
+            case mtimeNs = "mtime_ns", ctimeNs = "ctime_ns", hashedAtNs = "hashed_at_ns"
+        }
+    }
 
     static func encodeError(_ e: ErrorEntry) -> [UInt8] {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        return Array(try! enc.encode(ErrorValue(reason: e.reason, time: e.time)))
+        var v = ErrorValue(reason: e.reason, time: e.time, key: e.key?.description, label: e.label, split: e.split?.description)
+        if let s = e.stat, let at = e.hashedAtNanoseconds {
+            v.stat = StatValue(size: s.size, mtimeNs: s.modificationTimeNanoseconds, ctimeNs: s.changeTimeNanoseconds,
+                               inode: s.inode, device: s.device, hashedAtNs: at)
+        }
+        return Array(try! enc.encode(v))
     }
 
     static func decodeError(path: String, _ b: UnsafeRawBufferPointer) -> Result<ErrorEntry, RecordFault> {
         guard let v = try? JSONDecoder().decode(ErrorValue.self, from: Data(b)) else {
-            return .failure(RecordFault("value is not the JSON {\"reason\", \"time\"}"))
+            return .failure(RecordFault("value is not the JSON {\"reason\", \"time\", …}"))
         }
-        return .success(ErrorEntry(path: path, reason: v.reason, time: v.time))
+        var e = ErrorEntry(path: path, reason: v.reason, time: v.time)
+        if let k = v.key {
+            guard let key = ContentKey(hex: k) else { return .failure(RecordFault("key \(k) is not 64 hexadecimal digits")) }
+            e.key = key
+        }
+        if let s = v.stat {
+            e.stat = FileStat(size: s.size, modificationTimeNanoseconds: s.mtimeNs, changeTimeNanoseconds: s.ctimeNs,
+                              inode: s.inode, device: s.device)
+            e.hashedAtNanoseconds = s.hashedAtNs
+        }
+        e.label = v.label
+        if let s = v.split {
+            guard let split = Split.allCases.first(where: { $0.description == s }) else {
+                return .failure(RecordFault("split \(s) is neither train nor validation"))
+            }
+            e.split = split
+        }
+        return .success(e)
     }
 }
 
 struct RecordFault: Error {
     var reason: String
-    init(_ reason: String) { self.reason = reason }
+    /// Set when the value is of a newer layout version than this build reads (written by a newer headstart).
+    var newerVersion: Int?
+    init(_ reason: String, newerVersion: Int? = nil) { self.reason = reason; self.newerVersion = newerVersion }
 }
 
 /// CRC-32 (IEEE 802.3 polynomial, reflected, init and final xor 0xFFFFFFFF): the same value as zlib.crc32 and

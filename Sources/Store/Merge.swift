@@ -1,85 +1,37 @@
 import Foundation
 
-/// What `merge` did.
-public struct MergeSummary: Equatable, Sendable {
-    public var recordsAdded = 0
-    public var recordsAlreadyPresent = 0
-    public var entries = 0
-    public var errors = 0
-}
-
 extension FeatureCache {
-    /// Merges shard caches into `destination` (created if absent, else it must have the same fingerprint).
-    /// All sources must have identical fingerprints and class names. The union of records, index and errors is
-    /// written; the same path indexed with different content, label or split in two places is an error naming
-    /// the path, raised before anything is written. A path that is indexed somewhere and failed elsewhere keeps
-    /// its index entry.
+    /// Copies every record of `source` this cache lacks, byte for byte (equal fingerprints give equal layouts),
+    /// `chunk` records per write transaction, read in one read transaction straight from the source's mapped
+    /// pages: memory stays at one chunk whatever the size of the caches. A record already here is kept. Returns
+    /// how many were added and how many were already present.
     ///
-    /// Records are copied first, a chunk per transaction; then the class names, every index entry and every
-    /// error go in one transaction. A merge killed at any moment thus leaves the destination as it was, plus
-    /// records nothing points to yet, which the merge run again reuses: no image is ever half merged.
-    @discardableResult
-    public static func merge(sources: [String], into destination: String) throws -> MergeSummary {
-        guard !sources.isEmpty else { return MergeSummary() }
-        let caches = try sources.map { try FeatureCache(path: $0, fingerprint: nil, readOnly: true) }
-        let fp = caches[0].fingerprint
-        for c in caches.dropFirst() {
-            let d = fp.differences(from: c.fingerprint)
-            if !d.isEmpty { throw StoreError.fingerprintMismatch(cache: c.path, differences: d) }
-        }
-        let dest = try FeatureCache(path: destination, fingerprint: fp)
-        var classes = try dest.classNames()
-        for c in caches {
-            let names = try c.classNames()
-            if names.isEmpty { continue }
-            if classes.isEmpty { classes = names } else if names != classes {
-                throw StoreError.classNamesConflict(cache: c.path, stored: classes, given: names)
+    /// A copy killed at any moment leaves this cache with the chunks that committed: records nothing points to
+    /// yet, which a copy run again reuses.
+    public func copyRecords(from source: FeatureCache, chunk: Int = 256) throws -> (added: Int, alreadyPresent: Int) {
+        let differences = fingerprint.differences(from: source.fingerprint)
+        guard differences.isEmpty else { throw StoreError.fingerprintMismatch(cache: source.path, differences: differences) }
+        var added = 0, present = 0
+        var pending = [([UInt8], [UInt8])]()
+        pending.reserveCapacity(chunk)
+        func flush() throws {
+            let n = try lmdb.write { txn in
+                var n = 0
+                for (k, v) in pending where try lmdb.put(txn, "records", k, v, noOverwrite: true) { n += 1 }
+                return n
             }
+            added += n
+            present += pending.count - n
+            pending.removeAll(keepingCapacity: true)
         }
-
-        // Check every index entry against the destination and the other sources before writing.
-        var index = [String: IndexEntry]()
-        var origin = [String: String]()
-        for e in try dest.indexEntries() { index[e.path] = e; origin[e.path] = dest.path }
-        for c in caches {
-            for e in try c.indexEntries() {
-                if let old = index[e.path], old.key != e.key || old.label != e.label || old.split != e.split {
-                    throw StoreError.indexConflict(cache: c.path, path: e.path,
-                        reason: "\(origin[e.path]!) has key \(old.key) label \(old.label) \(old.split), \(c.path) has key \(e.key) label \(e.label) \(e.split)")
-                }
-                if index[e.path] == nil { index[e.path] = e; origin[e.path] = c.path }
+        try source.lmdb.read { txn in
+            try source.lmdb.forEach(txn, "records") { k, v in
+                pending.append((Array(k), Array(v)))
+                if pending.count == chunk { try flush() }
+                return true
             }
         }
-
-        var summary = MergeSummary()
-        for c in caches {
-            // Raw record bytes are copied (same fingerprint, same layout), a chunk per transaction.
-            var chunk = [([UInt8], [UInt8])]()
-            func flush() throws {
-                let added = try dest.lmdb.write { txn in
-                    var n = 0
-                    for (k, v) in chunk where try dest.lmdb.put(txn, "records", k, v, noOverwrite: true) { n += 1 }
-                    return n
-                }
-                summary.recordsAdded += added
-                summary.recordsAlreadyPresent += chunk.count - added
-                chunk.removeAll(keepingCapacity: true)
-            }
-            var all = [([UInt8], [UInt8])]()
-            try c.lmdb.read { txn in
-                try c.lmdb.forEach(txn, "records") { k, v in all.append((Array(k), Array(v))); return true }
-            }
-            for kv in all {
-                chunk.append(kv)
-                if chunk.count == 256 { try flush() }
-            }
-            try flush()
-        }
-        let errors = try caches.flatMap { try $0.errorEntries() }.filter { index[$0.path] == nil }
-        let entries = index.values.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        try dest.commit(batch: Batch(entries: entries, errors: errors, classNames: classes.isEmpty ? nil : classes))
-        summary.entries = entries.count
-        summary.errors = errors.count
-        return summary
+        try flush()
+        return (added, present)
     }
 }

@@ -47,6 +47,8 @@ extension FeatureCache {
                     } else {
                         entries.append(e)
                     }
+                case .failure(let f) where f.newerVersion != nil:
+                    throw self.indexFault(p, f)
                 case .failure(let f):
                     // A damaged entry's split is unknown: it is reported whichever split was asked for.
                     out.damaged.append(DamagedEntry(path: p, record: nil, reason: "index entry: \(f.reason)"))

@@ -177,8 +177,42 @@ public struct FeatureRecord: Equatable, Sendable {
     }
 }
 
-/// What the cache knows of a dataset file: its content, label and split, and the size and mtime that were current
-/// when it was hashed (for `inspect --stale`; extraction re-hashes every file, which costs little beside decoding).
+/// What `stat(2)` says of a file: the data git's index keeps to recognise an unchanged file without reading it.
+/// Any difference in any field means the file may have changed and is read and hashed again.
+public struct FileStat: Equatable, Sendable {
+    public var size: Int64
+    /// Modification and status-change times, nanoseconds since 1970-01-01 UTC.
+    public var modificationTimeNanoseconds: Int64
+    public var changeTimeNanoseconds: Int64
+    public var inode: UInt64
+    public var device: UInt64
+    public init(size: Int64, modificationTimeNanoseconds: Int64, changeTimeNanoseconds: Int64, inode: UInt64, device: UInt64) {
+        self.size = size; self.modificationTimeNanoseconds = modificationTimeNanoseconds
+        self.changeTimeNanoseconds = changeTimeNanoseconds; self.inode = inode; self.device = device
+    }
+
+    /// How long after a file's modification time it may still be modified again without its modification time
+    /// changing: file systems store times at their own granularity (FAT 2 s, some network file systems 1 s) and
+    /// Linux stamps them from a clock that ticks every few milliseconds. A file hashed less than this after its
+    /// modification time is "racy" (git's term): its stat data cannot vouch for the bytes that were hashed.
+    public static let racyWindowNanoseconds: Int64 = 2_000_000_000
+}
+
+/// How a file's stat now compares with what an index entry recorded when the file was hashed.
+public enum StatCheck: Equatable, Sendable {
+    /// Every field as recorded, and the file was hashed well after it was last modified: it is what was hashed.
+    case unchanged
+    /// A field differs: the file may have changed.
+    case changed
+    /// As recorded, but the file was hashed within `FileStat.racyWindowNanoseconds` of its modification time, so a
+    /// change in the same clock tick would not show (git's racy rule): it must be hashed again.
+    case racy
+    /// The entry has no stat data (written before the index kept it, entry versions 1 and 2).
+    case unknown
+}
+
+/// What the cache knows of a dataset file: its content, label and split, and the file's stat data when it was
+/// hashed, so a rerun can trust an unchanged file without opening it (as git's index does).
 public struct IndexEntry: Equatable, Sendable {
     /// Path relative to the dataset root, '/'-separated.
     public var path: String
@@ -188,20 +222,95 @@ public struct IndexEntry: Equatable, Sendable {
     public var fileSize: Int64
     /// Modification time, nanoseconds since 1970-01-01 UTC.
     public var modificationTimeNanoseconds: Int64
+    /// The rest of the file's stat data (entry version 3; 0 in older entries).
+    public var changeTimeNanoseconds: Int64 = 0
+    public var inode: UInt64 = 0
+    public var device: UInt64 = 0
+    /// When the file's bytes were read and hashed, ns since 1970 (wall clock); 0 when the entry has no stat data.
+    public var hashedAtNanoseconds: Int64 = 0
+
     public init(path: String, key: ContentKey, label: Int32, split: Split, fileSize: Int64, modificationTimeNanoseconds: Int64) {
         self.path = path; self.key = key; self.label = label; self.split = split
         self.fileSize = fileSize; self.modificationTimeNanoseconds = modificationTimeNanoseconds
     }
+
+    /// An entry with the stat data of its file, hashed at `hashedAt` (ns since 1970).
+    public init(path: String, key: ContentKey, label: Int32, split: Split, stat: FileStat, hashedAtNanoseconds: Int64) {
+        self.init(path: path, key: key, label: label, split: split, fileSize: stat.size,
+                  modificationTimeNanoseconds: stat.modificationTimeNanoseconds)
+        changeTimeNanoseconds = stat.changeTimeNanoseconds; inode = stat.inode; device = stat.device
+        self.hashedAtNanoseconds = hashedAtNanoseconds
+    }
+
+    /// The recorded stat data, or nil when the entry has none.
+    public var stat: FileStat? {
+        hashedAtNanoseconds == 0 ? nil : FileStat(size: fileSize, modificationTimeNanoseconds: modificationTimeNanoseconds,
+                                                  changeTimeNanoseconds: changeTimeNanoseconds, inode: inode, device: device)
+    }
+
+    /// Compares the file's stat now with the recorded one (git's `ie_match_stat` with its racy-timestamp rule).
+    public func check(_ now: FileStat) -> StatCheck { StatCheck(recorded: stat, hashedAt: hashedAtNanoseconds, now: now) }
 }
 
-/// A dataset file that produced no features, and why.
+extension StatCheck {
+    /// `now` against the stat data recorded when the file was hashed at `hashedAt` (ns since 1970). Git's racy
+    /// rule: a file hashed less than the racy window after its modification time (or before it: a clock behind
+    /// the file system's) may have been modified again within the same tick without its stat showing it.
+    init(recorded: FileStat?, hashedAt: Int64, now: FileStat) {
+        guard let recorded, hashedAt != 0 else { self = .unknown; return }
+        guard recorded == now else { self = .changed; return }
+        let (limit, overflow) = hashedAt.subtractingReportingOverflow(FileStat.racyWindowNanoseconds)
+        self = overflow || recorded.modificationTimeNanoseconds >= limit ? .racy : .unchanged
+    }
+}
+
+/// A dataset file that produced no features, or that is kept out of the index by a rule (its content is also in
+/// the train split, or under another class), and why.
 public struct ErrorEntry: Equatable, Sendable {
     public var path: String
     public var reason: String
     /// Seconds since 1970-01-01 UTC.
     public var time: Double
+    /// The file's content key, when its bytes were read (a file that does not decode; a file kept out by a rule).
+    public var key: ContentKey?
+    /// The file's stat data when its bytes were read, and when: a rerun trusts the same outcome without opening
+    /// the file while its stat is unchanged (the rule of `IndexEntry.check`).
+    public var stat: FileStat?
+    public var hashedAtNanoseconds: Int64?
+    /// For a file kept out by a rule: the label and split its index entry would have (so the rules can be decided
+    /// again, by a later run or by `cache merge` over shards, with every file known).
+    public var label: Int32?
+    public var split: Split?
+
     public init(path: String, reason: String, time: Double = Date().timeIntervalSince1970) {
         self.path = path; self.reason = reason; self.time = time
+    }
+
+    /// The entry of a file kept out of the index by a rule, with the reason.
+    public init(keptOut e: IndexEntry, reason: String, time: Double = Date().timeIntervalSince1970) {
+        self.init(path: e.path, reason: reason, time: time)
+        key = e.key; label = e.label; split = e.split
+        if let s = e.stat { stat = s; hashedAtNanoseconds = e.hashedAtNanoseconds }
+    }
+
+    /// The index entry a file kept out by a rule would have, or nil for a file that produced no features.
+    public var keptOut: IndexEntry? {
+        guard let key, let label, let split else { return nil }
+        guard let stat, let hashedAtNanoseconds else {
+            return IndexEntry(path: path, key: key, label: label, split: split, fileSize: 0, modificationTimeNanoseconds: 0)
+        }
+        return IndexEntry(path: path, key: key, label: label, split: split, stat: stat, hashedAtNanoseconds: hashedAtNanoseconds)
+    }
+
+    /// Compares the file's stat now with the one recorded when it was read, as `IndexEntry.check` does.
+    public func check(_ now: FileStat) -> StatCheck { StatCheck(recorded: stat, hashedAt: hashedAtNanoseconds ?? 0, now: now) }
+
+    /// Whether `other` records the same outcome (everything but the time it was written): a run that finds the
+    /// same outcome again leaves the entry as it is, so reruns do not churn.
+    public func isSameOutcome(_ other: ErrorEntry?) -> Bool {
+        guard var other else { return false }
+        other.time = time
+        return other == self
     }
 }
 
@@ -227,10 +336,12 @@ public struct Batch: Sendable {
     public var removedPaths: [String]
     /// Class names to store with the rest (meta "classes"), when set.
     public var classNames: [String]?
+    /// The dataset folder to record with the rest (meta "dataset"), when set.
+    public var datasetRoot: String?
     public init(records: [PendingRecord] = [], entries: [IndexEntry] = [], errors: [ErrorEntry] = [], removedPaths: [String] = [],
-                classNames: [String]? = nil) {
+                classNames: [String]? = nil, datasetRoot: String? = nil) {
         self.records = records; self.entries = entries; self.errors = errors; self.removedPaths = removedPaths
-        self.classNames = classNames
+        self.classNames = classNames; self.datasetRoot = datasetRoot
     }
 }
 
@@ -273,6 +384,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case incomplete(cache: String, reason: String)
     /// A write to a cache opened read-only.
     case readOnly(cache: String)
+    /// An index entry of a layout version newer than this build reads: the cache was written by a newer headstart.
+    case newerEntryVersion(cache: String, path: String, version: Int)
 
     public var description: String {
         switch self {
@@ -299,6 +412,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "feature cache \(cache) was never completed: \(reason). The extraction that created it stopped before its first commit; run `headstart extract` into it again to finish it (or with --rebuild to start over)."
         case let .readOnly(cache):
             return "feature cache \(cache) is opened read-only and cannot be written"
+        case let .newerEntryVersion(cache, path, version):
+            return "feature cache \(cache): index entry \(path) has layout version \(version), and this build reads versions 1 to \(Layout.indexVersion): the cache was written by a newer headstart. Use that one, or extract into another cache."
         }
     }
 }

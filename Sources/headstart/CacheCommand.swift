@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Store
 
 struct CacheCommand: ParsableCommand {
@@ -16,9 +17,13 @@ struct CacheMergeCommand: ParsableCommand {
         discussion: """
         Every cache must have the same fingerprint (weights, layer, input size, resize, preprocessing, dtype, \
         feature shape, format) and the same class names; a difference is refused naming the field. The output \
-        gets the union of the records, index entries and errors; it is created if absent, else it must have the \
+        gets the union of the records (one per content, also when two shards extracted identical files), and \
+        an index decided by the rules of one `extract` over the whole dataset: a validation file whose content \
+        is in train (perhaps in another shard) is kept in train only, and one content under different classes \
+        is kept out unless --allow-label-conflicts. The output is created if absent, else it must have the \
         same fingerprint and is added to. A path indexed with different content, label or split in two caches \
-        is refused before anything is written.
+        is refused before anything is written. The merged cache records the dataset folder the shards \
+        recorded; when they recorded different ones it records none and says so (give --dataset).
 
         Example:
           headstart extract data/PetImages --shard 0/2 --weights notop.h5 --cache shard0   (machine 1)
@@ -32,6 +37,12 @@ struct CacheMergeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The merged cache folder.")
     var out: String
 
+    @Option(help: "The dataset folder to record in the merged cache (default: the one every shard recorded).")
+    var dataset: String?
+
+    @Flag(help: "Index files with the same content under different classes, each with its own label (as extract --allow-label-conflicts).")
+    var allowLabelConflicts = false
+
     func validate() throws {
         guard !caches.isEmpty else { throw ValidationError("Give at least one cache to merge.") }
         let target = URL(fileURLWithPath: out).standardizedFileURL.path
@@ -41,14 +52,24 @@ struct CacheMergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let s: MergeSummary
-        do { s = try FeatureCache.merge(sources: caches, into: out) } catch let StoreError.fingerprintMismatch(cache, diffs) {
+        var job = CacheMergeJob(sources: caches, destination: out)
+        job.dataset = dataset
+        job.allowLabelConflicts = allowLabelConflicts
+        let s: CacheMergeSummary
+        do { s = try CacheMerge.run(job) } catch let StoreError.fingerprintMismatch(cache, diffs) {
             throw MergeRefused(first: caches[0], other: cache, isOutput: cache == out, differences: diffs)
         }
         let c = try FeatureCache(path: out, fingerprint: nil, readOnly: true).counts()
-        print("merged \(caches.count) cache(s) into \(out): \(s.recordsAdded) records added (\(s.recordsAlreadyPresent) already there), "
-              + "\(s.entries) index entries, \(s.errors) errors; now \(c.records) records, "
-              + "train \(c.entriesBySplit[.train] ?? 0), validation \(c.entriesBySplit[.validation] ?? 0)")
+        var lines = ["merged \(caches.count) cache(s) into \(out): \(s.recordsAdded) records added (\(s.recordsAlreadyPresent) already there), "
+                     + "\(s.entries) index entries, \(s.errors) errors; now \(c.records) records, "
+                     + "train \(c.entriesBySplit[.train] ?? 0), validation \(c.entriesBySplit[.validation] ?? 0)"]
+        if let d = s.dataset { lines.append("dataset: \(d)") }
+        if let disagreement = s.datasetDisagreement {
+            lines.append("note: the caches recorded different dataset folders, so none is recorded (give --dataset DIR):")
+            lines += disagreement.map { "  \($0.cache): \($0.dataset)" }
+        }
+        lines += indexRuleNotes(splitCollisions: s.splitCollisions, labelConflicts: s.labelConflicts)
+        print(lines.joined(separator: "\n"))
     }
 }
 
@@ -61,7 +82,7 @@ struct MergeRefused: Error, CustomStringConvertible {
     var differences: [FingerprintDifference]
 
     var description: String {
-        // FeatureCache.merge compares the first source's fingerprint (old) with each other source's (new); an
+        // CacheMerge.run compares the first source's fingerprint (old) with each other source's (new); an
         // existing destination is opened with the sources' fingerprint, so there old is the destination's.
         let lines = differences.map { d in
             isOutput ? "  \(d.field): \(other) has \(d.old), the caches to merge have \(d.new)"

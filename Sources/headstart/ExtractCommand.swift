@@ -26,7 +26,10 @@ struct ExtractCommand: ParsableCommand {
 
         Records are keyed by the SHA-256 of each file's bytes, so identical files are extracted once, a changed \
         file is extracted again and a moved one is not. Running again does no network work for what is cached, \
-        picks up new and changed files and forgets removed ones. Every batch is one transaction: a killed run \
+        picks up new and changed files and forgets removed ones. As git's index does, a rerun does not even open \
+        a file whose size, modification and change times, inode and device are those recorded when it was \
+        hashed (unless it was modified within 2 s before that, when a change could hide in the same clock tick); \
+        --rehash reads and hashes every file. Every batch is one transaction: a killed run \
         leaves a consistent cache that the next run resumes. Files that cannot be used (corrupt, truncated, \
         unsupported, too large) are listed with the reason and skipped; the run goes on.
 
@@ -53,8 +56,11 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Fraction of each class held out for validation when the dataset has no train/validation folders; decided by a stable hash of the file's path, so adding files never reshuffles.")
     var validationSplit: Double?
 
-    @Option(help: ArgumentHelp("Only the images whose content key falls in shard i of n (for running on several machines; merge with `headstart cache merge`).", valueName: "i/n"))
+    @Option(help: ArgumentHelp("Only the images whose path falls in shard i of n (a stable hash of the path relative to the dataset, so each machine opens only its own files; merge with `headstart cache merge`).", valueName: "i/n"))
     var shard: Shard?
+
+    @Flag(help: "Read and hash every file again, also those whose size, times, inode and device are unchanged since they were hashed (which a rerun otherwise reuses without opening them; `inspect --stale` is the thorough check).")
+    var rehash = false
 
     @Option(help: "Only the first N images of the dataset.")
     var limit: Int?
@@ -108,14 +114,11 @@ struct ExtractCommand: ParsableCommand {
         }
         job.shard = shard.map { ($0.index, $0.count) }
         job.rebuild = rebuild
+        if rehash { job.rehash = true }
         if allowLabelConflicts { job.allowLabelConflicts = true }
 
         let reporter = ProgressReporter("extract")
-        let s = try Extraction.run(job, extractor: extractor, weights: weights) { p in
-            reporter.update(done: p.done, total: p.total, elapsed: p.elapsed,
-                            detail: "\(p.extracted) extracted, \(p.reused) reused, \(p.failed) skipped"
-                                + (job.views > 0 ? "; views \(p.viewsExtracted) extracted, \(p.viewsReused) reused" : ""))
-        }
+        let s = try Extraction.run(job, extractor: extractor, weights: weights) { reporter.update($0, views: job.views > 0) }
         print(render(s, cache: cachePath, dtype: job.dtype, kernels: extractor.network.kernelDescription))
     }
 
@@ -128,6 +131,8 @@ struct ExtractCommand: ParsableCommand {
         let rate = s.seconds > 0 ? Double(s.extracted) / s.seconds : 0
         lines.append(String(format: "%d images in %.1f s: %d extracted (%.1f images/s), %d reused from the cache, %d skipped",
                             s.considered, s.seconds, s.extracted, rate, s.reused, s.failed.count))
+        lines.append("files: \(s.unchangedByStat) unchanged by stat (not opened), \(s.hashed) read and hashed"
+                     + (s.otherShards > 0 ? ", \(s.otherShards) left to other shards (not opened)" : ""))
         if s.views > 0 {
             let vrate = s.seconds > 0 ? Double(s.viewsExtracted) / s.seconds : 0
             lines.append(String(format: "views: %d per training image: %d extracted (%.1f views/s), %d reused from the cache",
@@ -142,18 +147,22 @@ struct ExtractCommand: ParsableCommand {
             return "\(s.counts.entriesBySplit[split] ?? 0) (\(parts.joined(separator: ", ")))"
         }
         lines.append("cache \(cache): train \(perClass(.train)), validation \(perClass(.validation)); \(s.counts.records) records, \(dtype.rawValue)")
-        if s.otherShards > 0 { lines.append("\(s.otherShards) images belong to other shards") }
         if s.removed > 0 { lines.append("\(s.removed) files no longer in the dataset were removed from the index") }
         for w in s.warnings { lines.append("warning: \(w.path): \(w.count) libjpeg warning(s), first: \(w.first)") }
-        for c in s.splitCollisions { lines.append("note: \(c.validation) has the same content as \(c.train): kept in train only") }
-        for c in s.labelConflicts {
-            let files = c.files.map { "\($0.path) (\($0.className))" }.joined(separator: ", ")
-            lines.append("conflict: the same content under different classes: \(files); kept out of the index (--allow-label-conflicts keeps each with its label)")
-        }
+        lines += indexRuleNotes(splitCollisions: s.splitCollisions, labelConflicts: s.labelConflicts)
         if !s.failed.isEmpty {
             lines.append("skipped \(s.failed.count) file(s):")
             for f in s.failed { lines.append("  \(f.path): \(f.reason)") }
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// What the index rules kept out, one line per case (extract and cache merge).
+func indexRuleNotes(splitCollisions: [(validation: String, train: String)], labelConflicts: [LabelConflict]) -> [String] {
+    splitCollisions.map { "note: \($0.validation) has the same content as \($0.train): kept in train only" }
+        + labelConflicts.map { c in
+            let files = c.files.map { "\($0.path) (\($0.className))" }.joined(separator: ", ")
+            return "conflict: the same content under different classes: \(files); kept out of the index (--allow-label-conflicts keeps each with its label)"
+        }
 }

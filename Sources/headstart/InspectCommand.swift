@@ -51,7 +51,10 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("List files added, changed or removed in this dataset folder since extraction.", valueName: "DATASET"))
     var stale: String?
 
-    @Flag(help: "With --stale: hash every file, not only those whose size or modification time changed.")
+    @Flag(help: "With --stale: trust files whose size, times, inode and device are as recorded when they were hashed, as extract does (quicker; without it every file is read and hashed: the thorough check).")
+    var trustStat = false
+
+    @Flag(help: ArgumentHelp("With --stale: read and hash every file (the default; kept for scripts).", visibility: .hidden))
     var hashAll = false
 
     @Flag(help: "Print the view as JSON.")
@@ -62,7 +65,8 @@ struct InspectCommand: ParsableCommand {
         guard views <= 1 else { throw ValidationError("Ask for one view at a time: --verify, --errors, --entry, --heatmap or --stale.") }
         if heatmap != nil && out == nil { throw ValidationError("--heatmap needs --out FILE.png.") }
         if heatmap == nil && (out != nil || dataset != nil) { throw ValidationError("--out and --dataset go with --heatmap.") }
-        if hashAll && stale == nil { throw ValidationError("--hash-all goes with --stale.") }
+        if (hashAll || trustStat) && stale == nil { throw ValidationError("--\(hashAll ? "hash-all" : "trust-stat") goes with --stale.") }
+        if hashAll && trustStat { throw ValidationError("--hash-all and --trust-stat contradict each other; give one.") }
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1].") }
     }
 
@@ -87,7 +91,7 @@ struct InspectCommand: ParsableCommand {
             }
             try emit(h.view, render(h.view))
         } else if let stale {
-            let report = try Inspection.staleness(c, dataset: URL(fileURLWithPath: stale), hashAll: hashAll)
+            let report = try Inspection.staleness(c, dataset: URL(fileURLWithPath: stale), hashAll: !trustStat)
             try emit(report, render(report))
         } else {
             let view = try Inspection.overview(c)
@@ -167,7 +171,8 @@ struct InspectCommand: ParsableCommand {
 
     func render(_ r: StalenessReport) -> String {
         var lines = ["\(r.dataset) against \(r.cache): \(r.added.count) added, \(r.changed.count) changed, \(r.removed.count) removed, "
-            + "\(r.unchanged) unchanged" + (r.hashedAll ? " (every file hashed)" : " (files with the recorded size and time trusted; --hash-all to hash them)")]
+            + "\(r.unchanged) unchanged" + (r.hashedAll ? " (every file read and hashed: the thorough check; `extract` reuses files whose stat data is unchanged without opening them)"
+                                : " (files whose stat data is as recorded trusted, as extract trusts them; without --trust-stat every file is hashed)")]
         for p in r.added { lines.append("  added    \(p)") }
         for c in r.changed { lines.append("  changed  \(c.path): \(c.reason)") }
         for p in r.removed { lines.append("  removed  \(p)") }

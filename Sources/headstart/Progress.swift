@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 
 /// Progress on standard error: a bar redrawn in place on a terminal, a plain line every few seconds otherwise.
 final class ProgressReporter {
@@ -22,6 +23,15 @@ final class ProgressReporter {
             lastLine = elapsed
             FileHandle.standardError.write(Data("\(text)\n".utf8))
         }
+    }
+
+    /// An extraction's progress, counted over the files it opens: those unchanged by their stat data cost
+    /// nothing, and an ETA that counted them would lie.
+    func update(_ p: ExtractionProgress, views: Bool) {
+        guard p.toRead > 0 else { return }
+        update(done: p.read, total: p.toRead, elapsed: p.elapsed,
+               detail: "\(p.extracted) extracted, \(p.reused) reused (\(p.unchangedByStat) unchanged by stat), \(p.failed) skipped"
+                   + (views ? "; views \(p.viewsExtracted) extracted, \(p.viewsReused) reused" : ""))
     }
 
     private func clock(_ s: Double) -> String {

@@ -47,15 +47,15 @@ struct RunCommand: ParsableCommand {
         let demo = p.demo ?? false
         events.stage = { print("\(demo ? "[DEMO] " : "")== \($0)") }
         let reporter = ProgressReporter("extract")
-        events.extractProgress = { reporter.update(done: $0.done, total: $0.total, elapsed: $0.elapsed,
-                                                   detail: "\($0.extracted) extracted, \($0.reused) reused, \($0.failed) skipped") }
+        events.extractProgress = { reporter.update($0, views: false) }
         events.epoch = { print(TrainCommand.line($0, of: $1)) }
         let bytes = ByteProgress()
         events.download = { bytes.update($0, $1) }
         let outcome = try PipelineRun.run(p, source: source, events: events)
         bytes.finish()
         let x = outcome.extraction
-        print(String(format: "extracted %d, reused %d, skipped %d (%.1f s)", x.extracted, x.reused, x.failed.count, x.seconds))
+        print(String(format: "extracted %d, reused %d, skipped %d (%.1f s); %d files unchanged by stat (not opened), %d read and hashed",
+                     x.extracted, x.reused, x.failed.count, x.seconds, x.unchangedByStat, x.hashed))
         if let e = outcome.evaluation {
             print(EvaluateCommand.render(e).split(separator: "\n").prefix(while: { !$0.hasSuffix("misclassified:") && !$0.hasSuffix("misclassified") }).joined(separator: "\n"))
         }

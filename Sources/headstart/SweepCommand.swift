@@ -3,9 +3,22 @@ import Foundation
 import HeadTrain
 import Pipeline
 
+/// `headstart sweep`: `sweep CACHE …` runs a sweep (`sweep run`, the default), `sweep merge` joins shards' folders.
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
+        abstract: "Train many heads over a cache and rank them: grid, random search, or successive halving.",
+        discussion: """
+        `headstart sweep CACHE …` is `headstart sweep run CACHE …` (see `headstart sweep run --help` for every \
+        option); `headstart sweep merge DIR… --out DIR` joins the folders of `sweep --shard i/n`.
+        """,
+        subcommands: [SweepRunCommand.self, SweepMergeCommand.self],
+        defaultSubcommand: SweepRunCommand.self)
+}
+
+struct SweepRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Train many heads over a cache and rank them: grid, random search, or successive halving.",
         discussion: """
         Each hyper-parameter takes a comma list (a grid: every combination) or, with --random N, a range \
@@ -28,12 +41,20 @@ struct SweepCommand: ParsableCommand {
         id is a hash of its settings; rerunning the same command after an interruption skips configs whose \
         results were saved.
 
+        Across machines: --shard i/n trains only the configs whose id falls in shard i of n (the id is a hash of \
+        the settings, so every machine agrees), each into its own --out folder, reading the cache read-only; \
+        `headstart sweep merge DIR… --out DIR` then writes the sweep.csv, sweep.json, best.h5 and \
+        validation-curves.svg of the unsharded sweep. --strategy halving cannot be sharded (each rung ranks \
+        every config's result). Slurm and Kubernetes examples: docs/distributed.md.
+
         A pipeline file's `sweep:` section gives the same settings (lr, hidden, dropout, batch, epochs, seed, \
         random, strategy, metric, rungs, keep, shuffle, early_stop, output); options on the command line win.
 
         Example:
           headstart sweep out/hh-cache --out sweeps/hh --lr 1e-3,3e-4,1e-4 --hidden 256,512,1024 --dropout 0,0.2,0.5 --batch 20,32 --epochs 40
           headstart sweep out/hh-cache --out sweeps/rnd --random 20 --lr 1e-5:1e-2 --hidden 128:2048 --epochs 20 --strategy halving
+          headstart sweep out/hh-cache --out sweeps/s0 --lr 1e-3,3e-4 --hidden 256,512 --shard 0/2   (machine 1; 1/2 on machine 2)
+          headstart sweep merge sweeps/s0 sweeps/s1 --out sweeps/hh
         """)
 
     @Argument(help: "A cache written by `headstart extract`, or a pipeline file (.yaml) with a `sweep:` section.")
@@ -57,6 +78,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Memory for heads training at once, in GiB (default 8).") var memoryGb: Double = 8
     @Option(help: "Configs shown in validation-curves.svg.") var top: Int = 5
     @Flag(help: "Print the results as JSON (sweep.json) on standard output; the live table goes to standard error.") var json = false
+    @Option(help: ArgumentHelp("Only the configs whose id falls in shard i of n (for several machines; join the folders with `headstart sweep merge`).", valueName: "i/n"))
+    var shard: Shard?
     @OptionGroup var damage: DamageOptions
 
     func validate() throws {
@@ -117,6 +140,12 @@ struct SweepCommand: ParsableCommand {
         job.memoryBudget = Int(memoryGb * Double(1 << 30))
         job.plotTop = top
         job.damagePolicy = damage.policy
+        if let shard {
+            guard job.strategy == .full else {
+                throw ValidationError("--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has. Shard a full sweep, or run halving on one machine.")
+            }
+            job.shard = SweepShard(index: shard.index, count: shard.count)
+        }
 
         let table = SweepTable(toStandardError: json)
         let outcome = try Sweep.run(job) { table.handle($0) }
@@ -130,7 +159,8 @@ struct SweepCommand: ParsableCommand {
             print(SweepReport.leaderboard(outcome.ranked, metric: m), terminator: "")
             print(String(format: "%d configs (%d trained, %d resumed) in %.1f s; best %@ → %@/best.h5",
                          outcome.ranked.count, outcome.trainedCount, outcome.resumedCount, outcome.wallSeconds,
-                         outcome.best?.config.label ?? "-", outDir))
+                         outcome.best?.config.label ?? "-", outDir)
+                  + (job.shard.map { "; shard \($0) of \(configs.count) configs (join the shards with `headstart sweep merge`)" } ?? ""))
         }
     }
 }
@@ -197,4 +227,42 @@ final class SweepTable {
     }
 
     func finish() { if terminal { draw(force: true) } }
+}
+
+struct SweepMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the folders of `sweep --shard i/n` into the folder of the unsharded sweep.",
+        discussion: """
+        Writes to --out what one sweep over every config writes: sweep.csv and sweep.json (every config, best \
+        first), configs/<id>/, validation-curves.svg and best.h5 (the best head of all shards). Refuses folders \
+        that swept different caches, ranked by different metrics or ran different schedules, naming the \
+        difference, and a set of shards with one missing or given twice.
+
+        Example:
+          headstart sweep merge sweeps/s0 sweeps/s1 --out sweeps/hh
+        """)
+
+    @Argument(help: "The shards' sweep folders.")
+    var sweeps: [String]
+
+    @Option(name: .shortAndLong, help: "The merged sweep folder.")
+    var out: String
+
+    @Option(help: "Configs shown in validation-curves.svg.") var top: Int = 5
+
+    func validate() throws {
+        guard !sweeps.isEmpty else { throw ValidationError("Give the sweep folders to merge.") }
+        try checked { try Setting.top.checkFlag(top) }
+        let target = URL(fileURLWithPath: out).standardizedFileURL.path
+        if sweeps.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == target }) {
+            throw ValidationError("--out \(out) is also one of the sweeps to merge; give a new folder.")
+        }
+    }
+
+    func run() throws {
+        let (outcome, metric) = try SweepMerge.run(sources: sweeps, out: out, plotTop: top)
+        print(SweepReport.leaderboard(outcome.ranked, metric: metric), terminator: "")
+        print("merged \(sweeps.count) sweep folder(s) into \(out): \(outcome.ranked.count) configs; best \(outcome.best?.config.label ?? "-") → \(out)/best.h5")
+    }
 }

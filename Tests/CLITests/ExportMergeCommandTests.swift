@@ -98,45 +98,83 @@ final class ExportCommandTests: XCTestCase {
 
 /// `headstart cache merge`: shards extracted separately merge into what one unsharded extraction gives.
 final class CacheMergeCommandTests: XCTestCase {
-    func testTwoShardsMergedEqualOneUnshardedExtraction() throws {
+    /// Runs headstart under `strace -f -e trace=openat` and returns its result and the files under `root` it
+    /// opened successfully (one element per open).
+    func opens(_ arguments: [String], under root: URL) throws -> (CLI.Result, [String]) {
+        guard let strace = ["/usr/bin/strace", "/bin/strace"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("strace is not installed (scripts/setup installs it): the opens cannot be counted")
+        }
+        let log = try CLI.temporaryDirectory().appendingPathComponent("strace.log").path
+        let r = try CLI.process(URL(fileURLWithPath: strace), ["-f", "--seccomp-bpf", "-qq", "-e", "trace=openat,open", "-o", log, CLI.executable.path] + arguments)
+        if r.status != 0 && r.stderr.contains("ptrace") { throw XCTSkip("strace cannot trace here: \(r.stderr)") }
+        let prefix = "\"" + root.standardizedFileURL.path + "/"
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        // Files, not the folders the scan lists (opened with O_DIRECTORY).
+        let opened = lines.filter { $0.contains(prefix) && !$0.contains("= -1") && !$0.contains("O_DIRECTORY") }.compactMap { line -> String? in
+            guard let a = line.range(of: prefix), let b = line[a.upperBound...].firstIndex(of: "\"") else { return nil }
+            return String(line[a.upperBound..<b])
+        }
+        return (r, opened)
+    }
+
+    func testFourShardsOpenEachFileOnceAndMergeIntoOneExtractionsCache() throws {
         let dir = try CLI.temporaryDirectory()
         let d = CLIDataset(dir)
-        d.addJPEGs(classes: ["a", "b"], count: 8)
+        d.addJPEGs(classes: ["a", "b"], count: 10)
         d.write("a/copy-of-a-003.jpg", CLIDataset.jpegVariant(3))
         d.write("b/truncated.jpg", CLIDataset.fixtureBytes("images/bad/truncated.jpg"))
         d.write("a/empty.jpg", [])
-        // --batch 1: every image alone through the network in every run, so values are bitwise comparable
-        // (a different batch changes float32 sums in the last bits).
-        func extract(_ name: String, _ extra: [String]) throws -> String {
-            let cache = dir.appendingPathComponent(name).path
-            let r = try CLI.run(["extract", d.root.path, "--weights", FeaturesCommandTests.weights, "--cache", cache,
-                                 "--size", "75", "--batch", "1", "--validation-split", "0.3"] + extra)
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return cache
+        // An hour old, so no entry is racy and a rerun may trust every file's stat data.
+        let files = try FileManager.default.subpathsOfDirectory(atPath: d.root.path).filter { $0.hasSuffix(".jpg") }
+        for f in files {
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: d.path(f))
         }
-        let whole = try extract("whole", [])
-        let shard0 = try extract("shard0", ["--shard", "0/2"])
-        let shard1 = try extract("shard1", ["--shard", "1/2"])
+        func extract(_ name: String, _ extra: [String]) throws -> (cache: String, opened: [String]) {
+            let cache = dir.appendingPathComponent(name).path
+            let (r, opened) = try opens(["extract", d.root.path, "--weights", FeaturesCommandTests.weights, "--cache", cache,
+                                         "--size", "75", "--validation-split", "0.3"] + extra, under: d.root)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return (cache, opened)
+        }
+        let whole = try extract("whole", []).cache
+        var shards: [String] = []
+        var opened: [String] = []
+        for i in 0..<4 {
+            let s = try extract("shard\(i)", ["--shard", "\(i)/4"])
+            XCTAssertFalse(s.opened.isEmpty, "shard \(i) got files")
+            shards.append(s.cache)
+            opened += s.opened
+        }
+        XCTAssertEqual(opened.sorted(), files.sorted(), "the four shards together open each file once")
+
+        let rerun = try extract("shard0", ["--shard", "0/4"])
+        XCTAssertEqual(rerun.opened, [], "a rerun over the unchanged files opens none of them")
+
         let merged = dir.appendingPathComponent("merged").path
-        let r = try CLI.run(["cache", "merge", shard0, shard1, "--out", merged])
+        let r = try CLI.run(["cache", "merge"] + shards + ["--out", merged])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("dataset: \(d.root.standardizedFileURL.path)"), r.stdout)
 
         let (w, m) = (try FeatureCache.open(whole), try FeatureCache.open(merged))
-        let (s0, s1) = (try FeatureCache.open(shard0), try FeatureCache.open(shard1))
-        XCTAssertGreaterThan(try s0.counts().records, 0, "both shards got work")
-        XCTAssertGreaterThan(try s1.counts().records, 0, "both shards got work")
+        func decided(_ c: FeatureCache) throws -> [String] {
+            try c.indexEntries().map { "\($0.path) \($0.key) \($0.label) \($0.split) \($0.fileSize) \($0.modificationTimeNanoseconds)" }
+        }
         XCTAssertEqual(m.fingerprint, w.fingerprint)
         XCTAssertEqual(try m.classNames(), try w.classNames())
-        XCTAssertEqual(try m.indexEntries(), try w.indexEntries(), "same paths, keys, labels, splits, sizes and times")
-        XCTAssertEqual(try m.indexEntries().count, 17)
+        XCTAssertEqual(try decided(m), try decided(w), "same paths, keys, labels, splits, sizes and times")
+        XCTAssertEqual(try m.indexEntries().count, 21)
         XCTAssertEqual(try m.errorEntries().map(\.path), try w.errorEntries().map(\.path))
         XCTAssertEqual(try m.errorEntries().map(\.reason), try w.errorEntries().map(\.reason))
-        XCTAssertEqual(try m.counts().records, try w.counts().records)
-        XCTAssertEqual(try m.counts().records, 16)
+        XCTAssertEqual(try m.counts().records, 20)
         for e in try w.indexEntries() {
             XCTAssertEqual(try m.record(key: e.key), try w.record(key: e.key), e.path)
         }
         XCTAssertEqual(try m.verify(), [])
+
+        let inspect = try CLI.run(["inspect", merged, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let view = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(view["dataset"] as? String, d.root.standardizedFileURL.path)
     }
 
     func testCachesWithDifferentSettingsAreRefusedNamingTheField() throws {

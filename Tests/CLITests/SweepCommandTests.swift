@@ -48,4 +48,37 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n").count, 5)
         XCTAssertTrue((again.stdout + again.stderr).contains("4 resumed"), again.stdout + again.stderr)
     }
+
+    func testTwoShardsOnTheirOwnAndSweepMergeGiveTheUnshardedSweep() throws {
+        let cache = try makeCache()
+        let dir = try CLI.temporaryDirectory()
+        let grid = ["--lr", "1e-2,1e-3", "--hidden", "4,8", "--dropout", "0,0.5", "--batch", "8", "--epochs", "3"]
+        func sweep(_ name: String, _ extra: [String]) throws -> String {
+            let out = dir.appendingPathComponent(name).path
+            let r = try CLI.run(["sweep", cache, "--out", out] + grid + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return out
+        }
+        let whole = try sweep("whole", [])
+        let shards = [try sweep("s0", ["--shard", "0/2"]), try sweep("s1", ["--shard", "1/2"])]
+        let merged = dir.appendingPathComponent("merged").path
+        let r = try CLI.run(["sweep", "merge"] + shards + ["--out", merged])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("merged 2 sweep folder(s) into \(merged): 8 configs"), r.stdout)
+        func rows(_ out: String) throws -> [String] {
+            try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n").map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).dropLast().joined(separator: ",")  // timings aside
+            }
+        }
+        XCTAssertEqual(try rows(merged), try rows(whole))
+        XCTAssertEqual(FileManager.default.contents(atPath: merged + "/best.h5"), FileManager.default.contents(atPath: whole + "/best.h5"))
+    }
+
+    func testHalvingWithAShardIsRefusedWithTheReason() throws {
+        let cache = try makeCache()
+        let out = try CLI.temporaryDirectory().appendingPathComponent("sweep").path
+        let r = try CLI.run(["sweep", cache, "--out", out, "--lr", "1e-2,1e-3", "--epochs", "4", "--strategy", "halving", "--shard", "0/2"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has"), r.stderr)
+    }
 }

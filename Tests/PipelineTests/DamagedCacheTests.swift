@@ -129,7 +129,7 @@ final class DamagedCacheTests: XCTestCase {
         try damageEntry(cache, of: 4) { $0[4] ^= 1 }  // cats (0) → dogs (1): a valid label, the wrong one
         let problems = try FeatureCache.open(URL(fileURLWithPath: cache)).verify()
         XCTAssertEqual(problems.map(\.item), [Self.path(4)])
-        XCTAssertTrue(problems.first?.reason.contains("its label, split, size, time or key was damaged") ?? false, "\(problems)")
+        XCTAssertTrue(problems.first?.reason.contains("its label, split, size, times or key was damaged") ?? false, "\(problems)")
         XCTAssertEqual(damagedPaths { try HeadTraining.run(self.trainingJob(cache, dir)) }, [Self.path(4)])
     }
 

@@ -15,38 +15,11 @@ final class SweepTests: XCTestCase {
         return url
     }
 
-    /// 45 train + 16 validation records (45 = 5 full batches of 8 and one of 5); class 1's features are shifted up
-    /// by `shift`, so heads that train at all separate the classes.
-    func makeCache(at dir: URL, shift: Float = 1) throws -> String {
-        let path = dir.appendingPathComponent("cache").path
-        let fp = CacheFingerprint(weightsSHA256: String(repeating: "ab", count: 32), weightsName: "seeded.h5", layer: "mixed7",
-                                  inputSize: [150, 150], resize: "nearest", preprocess: "rescale", dtype: .f16, featureShape: shape)
-        let cache = try FeatureCache(path: path, fingerprint: fp)
-        try cache.setClassNames(["cats", "dogs"])
-        var batch = Batch()
-        let n = shape.reduce(1, *)
-        for i in 0..<61 {
-            let label = i % 2, split: Split = i < 45 ? .train : .validation
-            let key = ContentKey.of(Data("sample-\(i)".utf8))
-            let values = (0..<n).map { j in shift * Float(label) + 0.5 * Float(sin(Double(i * 31 + j * 7))) }
-            batch.records.append(PendingRecord(key: key, values: values))
-            batch.entries.append(IndexEntry(path: String(format: "%@/%@/%03d.png", split == .train ? "train" : "validation", label == 0 ? "cats" : "dogs", i),
-                                            key: key, label: Int32(label), split: split, fileSize: 1, modificationTimeNanoseconds: 1))
-        }
-        try cache.commit(batch: batch)
-        return path
-    }
+    func makeCache(at dir: URL, shift: Float = 1) throws -> String { try SweepFixture.makeCache(at: dir, shift: shift, shape: shape) }
 
     func grid(lr: String, hidden: String = "16", dropout: String = "0", batch: String = "8", epochs: String = "3",
               seed: String = "5") throws -> [SweepConfig] {
-        var s = SweepSpec()
-        s.lr = try SweepValues.parse(lr, name: "--lr")
-        s.hidden = try SweepValues.parse(hidden, name: "--hidden")
-        s.dropout = try SweepValues.parse(dropout, name: "--dropout")
-        s.batch = try SweepValues.parse(batch, name: "--batch")
-        s.epochs = try SweepValues.parse(epochs, name: "--epochs")
-        s.seed = try SweepValues.parse(seed, name: "seed")
-        return try s.configs()
+        try SweepFixture.grid(lr: lr, hidden: hidden, dropout: dropout, batch: batch, epochs: epochs, seed: seed)
     }
 
     func withoutSeconds(_ logs: [EpochLog]) -> [EpochLog] { logs.map { var e = $0; e.seconds = 0; return e } }
@@ -243,5 +216,42 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(s.strategy, "halving")
         XCTAssertEqual(s.rungs, 2)
         XCTAssertEqual(s.metric, "val_acc")
+    }
+}
+
+/// Small synthetic caches and grids for the sweep tests.
+enum SweepFixture {
+    /// 45 train + 16 validation records (45 = 5 full batches of 8 and one of 5); class 1's features are shifted up
+    /// by `shift`, so heads that train at all separate the classes.
+    static func makeCache(at dir: URL, shift: Float = 1, shape: [Int] = [2, 2, 8]) throws -> String {
+        let path = dir.appendingPathComponent("cache").path
+        let fp = CacheFingerprint(weightsSHA256: String(repeating: "ab", count: 32), weightsName: "seeded.h5", layer: "mixed7",
+                                  inputSize: [150, 150], resize: "nearest", preprocess: "rescale", dtype: .f16, featureShape: shape)
+        let cache = try FeatureCache(path: path, fingerprint: fp)
+        try cache.setClassNames(["cats", "dogs"])
+        var batch = Batch()
+        let n = shape.reduce(1, *)
+        for i in 0..<61 {
+            let label = i % 2, split: Split = i < 45 ? .train : .validation
+            let key = ContentKey.of(Data("sample-\(i)".utf8))
+            let values = (0..<n).map { j in shift * Float(label) + 0.5 * Float(sin(Double(i * 31 + j * 7))) }
+            batch.records.append(PendingRecord(key: key, values: values))
+            batch.entries.append(IndexEntry(path: String(format: "%@/%@/%03d.png", split == .train ? "train" : "validation", label == 0 ? "cats" : "dogs", i),
+                                            key: key, label: Int32(label), split: split, fileSize: 1, modificationTimeNanoseconds: 1))
+        }
+        try cache.commit(batch: batch)
+        return path
+    }
+
+    static func grid(lr: String, hidden: String = "16", dropout: String = "0", batch: String = "8", epochs: String = "3",
+              seed: String = "5") throws -> [SweepConfig] {
+        var s = SweepSpec()
+        s.lr = try SweepValues.parse(lr, name: "--lr")
+        s.hidden = try SweepValues.parse(hidden, name: "--hidden")
+        s.dropout = try SweepValues.parse(dropout, name: "--dropout")
+        s.batch = try SweepValues.parse(batch, name: "--batch")
+        s.epochs = try SweepValues.parse(epochs, name: "--epochs")
+        s.seed = try SweepValues.parse(seed, name: "seed")
+        return try s.configs()
     }
 }

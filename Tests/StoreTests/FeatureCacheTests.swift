@@ -263,53 +263,34 @@ final class VerifyTests: XCTestCase {
     }
 }
 
-final class MergeTests: XCTestCase {
-    func shard(_ name: String, _ items: [(String, Int)], errors: [String] = [], fingerprint: CacheFingerprint = testFingerprint()) throws -> String {
-        let dir = temporaryDirectory(self, name)
-        let c = try FeatureCache(path: dir, fingerprint: fingerprint)
-        try c.setClassNames(["a", "b"])
-        try c.commit(batch: Batch(
-            records: items.map { PendingRecord(key: testKey($0.1), values: testValues(24, seed: UInt64($0.1))) },
-            entries: items.map { testEntry($0.0, testKey($0.1)) },
-            errors: errors.map { ErrorEntry(path: $0, reason: "corrupt JPEG") }))
-        return dir
+final class CopyRecordsTests: XCTestCase {
+    func cache(_ name: String, _ keys: [Int], fingerprint: CacheFingerprint = testFingerprint()) throws -> FeatureCache {
+        let c = try FeatureCache(path: temporaryDirectory(self, name), fingerprint: fingerprint)
+        try c.commit(batch: Batch(records: keys.map { PendingRecord(key: testKey($0), values: testValues(24, seed: UInt64($0))) }))
+        return c
     }
 
-    func testMergeUnitesRecordsIndexAndErrorsOfShards() throws {
-        let a = try shard("a", [("x/1.png", 1), ("x/2.png", 2)], errors: ["x/bad.jpg"])
-        let b = try shard("b", [("y/3.png", 3), ("y/dup-of-2.png", 2), ("x/1.png", 1)], errors: ["y/bad.jpg"])
-        let out = temporaryDirectory(self, "merged")
-        let s = try FeatureCache.merge(sources: [a, b], into: out)
-        XCTAssertEqual(s, MergeSummary(recordsAdded: 3, recordsAlreadyPresent: 2, entries: 4, errors: 2))
-        let m = try FeatureCache(path: out, fingerprint: nil)
-        XCTAssertEqual(try m.indexEntries().map(\.path), ["x/1.png", "x/2.png", "y/3.png", "y/dup-of-2.png"])
-        XCTAssertEqual(try m.errorEntries().map(\.path), ["x/bad.jpg", "y/bad.jpg"])
-        XCTAssertEqual(try m.record(key: testKey(3))?.values, try FeatureCache(path: b, fingerprint: nil).record(key: testKey(3))?.values)
-        XCTAssertEqual(try m.classNames(), ["a", "b"])
-        XCTAssertEqual(try m.verify(), [])
+    func testCopyRecordsAddsOnlyTheMissingRecordsByteForByte() throws {
+        let source = try cache("source", [1, 2, 3, 4, 5])
+        let dest = try cache("dest", [2, 4])
+        let copied = try dest.copyRecords(from: source, chunk: 2)
+        XCTAssertEqual(copied.added, 3)
+        XCTAssertEqual(copied.alreadyPresent, 2)
+        XCTAssertEqual(try dest.counts().records, 5)
+        for k in 1...5 { XCTAssertEqual(try dest.record(key: testKey(k)), try source.record(key: testKey(k)), "record \(k)") }
+        XCTAssertEqual(try dest.verify(), [])
     }
 
-    func testMergeRefusesShardsWithDifferentFingerprintsNamingTheField() throws {
-        let a = try shard("a", [("1.png", 1)])
+    func testCopyRecordsRefusesACacheWithAnotherFingerprintNamingTheField() throws {
         var fp = testFingerprint()
-        fp.weightsSHA256 = String(repeating: "cd", count: 32)
-        let b = try shard("b", [("2.png", 2)], fingerprint: fp)
-        XCTAssertThrowsError(try FeatureCache.merge(sources: [a, b], into: temporaryDirectory(self, "m"))) { error in
+        fp.layer = "mixed6"
+        let source = try cache("source", [1], fingerprint: fp)
+        let dest = try cache("dest", [])
+        XCTAssertThrowsError(try dest.copyRecords(from: source)) { error in
             guard case let StoreError.fingerprintMismatch(cache, diffs) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(cache, b)
-            XCTAssertEqual(diffs.map(\.field), ["weightsSHA256"])
+            XCTAssertEqual(cache, source.path)
+            XCTAssertEqual(diffs.map(\.field), ["layer"])
         }
-    }
-
-    func testMergeRefusesTheSamePathWithDifferentContentNamingThePath() throws {
-        let a = try shard("a", [("same.png", 1)])
-        let b = try shard("b", [("same.png", 2)])
-        let out = temporaryDirectory(self, "m")
-        XCTAssertThrowsError(try FeatureCache.merge(sources: [a, b], into: out)) { error in
-            guard case let StoreError.indexConflict(cache, path, _) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(cache, b); XCTAssertEqual(path, "same.png")
-        }
-        XCTAssertEqual(try FeatureCache(path: out, fingerprint: nil).counts().records, 0, "nothing written before the check")
     }
 }
 

@@ -54,8 +54,10 @@ final class PythonReaderTests: XCTestCase {
         try cache.setClassNames(["horses", "humans"])
         let values = testValues(24, seed: 11, scale: 50)
         let key = testKey(11)
+        let stat = FileStat(size: 98_765, modificationTimeNanoseconds: 1_712_345_678_123_456_789,
+                            changeTimeNanoseconds: 1_712_345_679_000_000_001, inode: 1 << 40 | 7, device: 2049)
         let entry = IndexEntry(path: "validation/humans/ü 1.png", key: key, label: 1, split: .validation,
-                               fileSize: 98_765, modificationTimeNanoseconds: 1_712_345_678_123_456_789)
+                               stat: stat, hashedAtNanoseconds: 1_712_400_000_000_000_000)
         try cache.commit(batch: Batch(
             records: [PendingRecord(key: key, values: values), PendingRecord(key: testKey(12), values: testValues(24, seed: 12))],
             entries: [entry, testEntry("train/horses/a.png", testKey(12))]))
@@ -67,6 +69,10 @@ final class PythonReaderTests: XCTestCase {
         XCTAssertEqual(e["split"] as? String, "validation")
         XCTAssertEqual(e["size"] as? Int, 98_765)
         XCTAssertEqual((e["mtime_ns"] as? NSNumber)?.int64Value, 1_712_345_678_123_456_789)
+        XCTAssertEqual((e["ctime_ns"] as? NSNumber)?.int64Value, 1_712_345_679_000_000_001)
+        XCTAssertEqual((e["inode"] as? NSNumber)?.uint64Value, 1 << 40 | 7)
+        XCTAssertEqual((e["device"] as? NSNumber)?.uint64Value, 2049)
+        XCTAssertEqual((e["hashed_at_ns"] as? NSNumber)?.int64Value, 1_712_400_000_000_000_000)
         XCTAssertEqual(r["classes"] as? [String], ["horses", "humans"])
         XCTAssertEqual((r["fingerprint"] as? [String: Any])?["dtype"] as? String, dtype.rawValue)
         XCTAssertEqual(r["shape"] as? [Int], [2, 3, 4])

@@ -26,14 +26,19 @@ def open_cache(path):
 
 
 def decode_index(path_bytes, value):
-    # u8 version, u8 split, 2 reserved, i32 label, i64 size, i64 mtime_ns, 32-byte content key (56 bytes), then in
-    # version 2 a u32 CRC-32 of those 56 bytes followed by the path's UTF-8 bytes (the index key)
+    # u8 version, u8 split, 2 reserved, i32 label, i64 size, i64 mtime_ns, 32-byte content key (56 bytes); version 3
+    # adds i64 ctime_ns, u64 inode, u64 device, i64 hashed_at_ns (88 bytes); versions 2 and 3 end with a u32 CRC-32
+    # of the bytes before it followed by the path's UTF-8 bytes (the index key)
     version, split, _, label, size, mtime_ns, key = struct.unpack_from("<BBHiqq32s", value)
-    assert (version, len(value)) in ((1, 56), (2, 60)), f"index entry version {version}, {len(value)} bytes"
-    if version == 2:
-        (crc,) = struct.unpack_from("<I", value, 56)
-        assert zlib.crc32(bytes(value[:56]) + path_bytes) == crc, "index entry checksum mismatch"
-    return {"key": key, "label": label, "split": ("train", "validation")[split], "size": size, "mtime_ns": mtime_ns}
+    body = {1: 56, 2: 56, 3: 88}.get(version)
+    assert body is not None and len(value) == body + (0 if version == 1 else 4), f"index entry version {version}, {len(value)} bytes"
+    if version >= 2:
+        (crc,) = struct.unpack_from("<I", value, body)
+        assert zlib.crc32(bytes(value[:body]) + path_bytes) == crc, "index entry checksum mismatch"
+    entry = {"key": key, "label": label, "split": ("train", "validation")[split], "size": size, "mtime_ns": mtime_ns}
+    if version == 3:
+        entry.update(zip(("ctime_ns", "inode", "device", "hashed_at_ns"), struct.unpack_from("<qQQq", value, 56)))
+    return entry
 
 
 def decode_record(value):
