@@ -171,7 +171,7 @@ public enum Sweep {
                                 history: history.epochs.map(SweepResult.EpochRecord.init))
             let dir = configDirectory(job.out, c.id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try AtomicFile.write(Data(TrainingReport.csv(history).utf8), to: "\(dir)/\(historyName)")
+            try AtomicFile.write(Data(TrainingReport.csv(history, weights: provenance.weightsOrigin).utf8), to: "\(dir)/\(historyName)")
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
@@ -389,7 +389,7 @@ struct Incumbent {
         key = k; id = c.id; epoch = log.epoch; config = c; self.log = log
         // Reuse the held copy's memory when the shapes agree (no fresh pages to fault in).
         if let held = self.head, held.config == head.config {
-            head.withParameters { src in held.withParameters { $0.update(from: src) } }
+            head.withParameters { src in held.withParameters { dst in _ = dst.update(from: src) } }
         } else {
             self.head = head.copy()
         }

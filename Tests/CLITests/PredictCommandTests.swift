@@ -141,7 +141,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testAnUnreadableImageIsReportedWithItsReasonAndTheOthersArePredicted() throws {
         try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
-        FileManager.default.createFile(atPath: path("empty.jpg"), contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path("empty.jpg"), contents: Data()))
         let r = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), images[0], path("empty.jpg"), images[1]])
         XCTAssertEqual(r.status, 1, "non-zero at the end when an image failed")
         let lines = r.stdout.split(separator: "\n")
@@ -161,7 +161,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testSmallBatchesWithAFailureInsideGiveEachImageItsOwnOutput() throws {
         try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
-        FileManager.default.createFile(atPath: path("empty.png"), contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path("empty.png"), contents: Data()))
         let list = [images[0], path("empty.png"), images[1], images[2], images[0]]
         let whole = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json"] + list)
         let pairs = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", "--batch", "2"] + list)
@@ -183,8 +183,8 @@ final class PredictCommandTests: XCTestCase {
         try fm.copyItem(atPath: images[0], toPath: root.appendingPathComponent("b/inner/z.png").path)
         try fm.copyItem(atPath: images[1], toPath: root.appendingPathComponent("a.JPG").path)
         try fm.copyItem(atPath: images[2], toPath: root.appendingPathComponent("b/c.png").path)
-        fm.createFile(atPath: root.appendingPathComponent("notes.txt").path, contents: Data("not an image".utf8))
-        fm.createFile(atPath: root.appendingPathComponent("b/._c.png").path, contents: Data([0, 5, 22, 7]))  // macOS fork
+        XCTAssertTrue(fm.createFile(atPath: root.appendingPathComponent("notes.txt").path, contents: Data("not an image".utf8)))
+        XCTAssertTrue(fm.createFile(atPath: root.appendingPathComponent("b/._c.png").path, contents: Data([0, 5, 22, 7])))  // macOS fork
         let r = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", root.path, images[0]])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try outputs(try json(r.stdout)).map(\.path),

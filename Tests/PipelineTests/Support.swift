@@ -30,7 +30,7 @@ func temporaryDirectory(_ test: XCTestCase, _ name: String = "tmp") -> URL {
 /// different features (generating them takes a few seconds).
 let seededWeights: InceptionV3Weights = {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("headstart-pipeline-seeded-\(getpid()).h5").path
-    try! BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: path, style: .fixedLength)
+    try! SeededWeights.kerasFile(seed: 7).write(to: path, style: .fixedLength)
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try! BaseWeights.load(path: path, cut: .mixed7)
 }()
