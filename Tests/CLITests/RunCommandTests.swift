@@ -56,20 +56,28 @@ final class RunCommandTests: XCTestCase {
         try FileManager.default.copyItem(atPath: try Self.seededWeights.get(), toPath: weights)
         let data = dir.appendingPathComponent("data/discs-and-stripes")
         try DemoData.generate(into: data, train: 6, validation: 3)
-        let pipeline = """
-        name: small
-        dataset: \(data.path)
-        weights: \(weights)
-        cache: \(dir.appendingPathComponent("out/cache").path)
-        output: \(dir.appendingPathComponent("out").path)
+        return try writePipeline("small", in: dir, dataset: data.path, weights: weights, settings: """
         extract:
           size: 75
         train:
           epochs: 1
           hidden: 8
+        """)
+    }
+
+    /// A pipeline file dir/`file` for `dataset` and `weights`, its cache and outputs in dir/out.
+    func writePipeline(_ name: String, in dir: URL, dataset: String, weights: String, settings: String = "",
+                       file: String = "p.yaml") throws -> String {
+        let text = """
+        name: \(name)
+        dataset: \(dataset)
+        weights: \(weights)
+        cache: \(dir.appendingPathComponent("out/cache").path)
+        output: \(dir.appendingPathComponent("out").path)
+        \(settings)
         """
-        let path = dir.appendingPathComponent("p.yaml").path
-        try pipeline.write(toFile: path, atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent(file).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
@@ -150,15 +158,8 @@ final class RunCommandTests: XCTestCase {
 
     func testARunThatCannotStartLeavesNoOutputFolder() throws {
         let dir = try CLI.temporaryDirectory()
-        let pipeline = """
-        name: nothing-there
-        dataset: \(dir.appendingPathComponent("no-such-dataset").path)
-        weights: \(dir.appendingPathComponent("no-such-weights.h5").path)
-        cache: \(dir.appendingPathComponent("out/cache").path)
-        output: \(dir.appendingPathComponent("out").path)
-        """
-        let path = dir.appendingPathComponent("p.yaml").path
-        try pipeline.write(toFile: path, atomically: true, encoding: .utf8)
+        let path = try writePipeline("nothing-there", in: dir, dataset: dir.appendingPathComponent("no-such-dataset").path,
+                                     weights: dir.appendingPathComponent("no-such-weights.h5").path)
         let r = try CLI.run(["run", path, "--no-demo"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("no-such-weights.h5 does not exist"), r.stderr)
@@ -168,15 +169,10 @@ final class RunCommandTests: XCTestCase {
     func testWithoutANetworkItExplainsAndRunsTheDemoInstead() throws {
         let dir = try CLI.temporaryDirectory()
         _ = try demoPipeline(in: dir)  // the demo.yaml beside the pipeline is what the fallback runs
-        let real = """
-        name: needs-downloads
-        dataset: \(dir.appendingPathComponent("data/horse-or-human").path)
-        weights: \(dir.appendingPathComponent("data/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5").path)
-        cache: \(dir.appendingPathComponent("out/cache").path)
-        output: \(dir.appendingPathComponent("out").path)
-        """
-        let path = dir.appendingPathComponent("real.yaml").path
-        try real.write(toFile: path, atomically: true, encoding: .utf8)
+        let path = try writePipeline(
+            "needs-downloads", in: dir, dataset: dir.appendingPathComponent("data/horse-or-human").path,
+            weights: dir.appendingPathComponent("data/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5").path,
+            file: "real.yaml")
         // A closed port on this machine stands for "no network".
         setenv("HEADSTART_WEIGHTS_URL", "http://127.0.0.1:9/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", 1)
         defer { unsetenv("HEADSTART_WEIGHTS_URL") }

@@ -139,3 +139,19 @@ extension FeatureCache {
         Dictionary(uniqueKeysWithValues: try errorEntries().map { ($0.path, $0.reason) })
     }
 }
+
+/// Runs a program to completion with standard error discarded (and TensorFlow's start-up logging off); its exit
+/// status and standard output.
+func runQuietly(_ program: URL, _ arguments: [String]) throws -> (status: Int32, stdout: Data) {
+    let p = Process()
+    p.executableURL = program
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(["TF_CPP_MIN_LOG_LEVEL": "3"]) { $1 }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, data)
+}

@@ -50,17 +50,8 @@ final class TensorBoardTests: XCTestCase {
         let (dir, _, fixture) = try writeFixtureHistory()
         let python = try tensorFlowPython()
         let script = repositoryRoot.appendingPathComponent("Tools/keras-reference/make_tensorboard_fixtures.py").path
-        let p = Process()
-        p.executableURL = python
-        p.arguments = [script, "--read", dir]
-        p.environment = ProcessInfo.processInfo.environment.merging(["TF_CPP_MIN_LOG_LEVEL": "3"]) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        let (status, data) = try runQuietly(python, [script, "--read", dir])
+        XCTAssertEqual(status, 0)
         let events = try JSONSerialization.jsonObject(with: data) as! [[String: Any]]
         for (run, loss, accuracy) in [("train", \Fixture.Epoch.loss, \Fixture.Epoch.accuracy),
                                       ("validation", \Fixture.Epoch.val_loss, \Fixture.Epoch.val_accuracy)] {
@@ -80,15 +71,7 @@ final class TensorBoardTests: XCTestCase {
         let env = ProcessInfo.processInfo.environment
         let candidates = [env["HEADSTART_TF_PYTHON"], env["HEADSTART_PYTHON"], "/work/peers-venv/bin/python"].compactMap { $0 }
         for path in candidates where FileManager.default.isExecutableFile(atPath: path) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = ["-c", "import tensorflow"]
-            p.environment = env.merging(["TF_CPP_MIN_LOG_LEVEL": "3"]) { $1 }
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            if p.terminationStatus == 0 { return URL(fileURLWithPath: path) }
+            if try runQuietly(URL(fileURLWithPath: path), ["-c", "import tensorflow"]).status == 0 { return URL(fileURLWithPath: path) }
         }
         throw XCTSkip("no Python with TensorFlow (set HEADSTART_TF_PYTHON); the committed fixtures still check the bytes")
     }
