@@ -167,8 +167,11 @@ public enum TrainingReport {
             func t(_ v: Double) -> Double { log ? log10(v) : v }
             var ticks: [Double] = []
             if log {
+                // Whole decades, labelled every one, or every 2, 3, … when there are more than 8.
                 lo = floor(log10(lo)); hi = ceil(log10(hi))
-                ticks = stride(from: lo, through: hi, by: 1).map { pow(10, $0) }
+                let step = max(1, ceil((hi - lo) / 8))
+                lo = hi - step * ceil((hi - lo) / step)
+                ticks = stride(from: lo, through: hi, by: step).map { pow(10, $0) }
             } else {
                 if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
                 let pad = (hi - lo) * 0.05

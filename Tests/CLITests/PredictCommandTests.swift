@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import HeadTrain
 import KerasH5
@@ -57,6 +58,17 @@ final class PredictCommandTests: XCTestCase {
             let s = output[0], cls = s > 0.5 ? "humans" : "horses", prob = s > 0.5 ? s : 1 - s
             XCTAssertEqual(line, "\(p): \(cls) (probability \(String(format: "%.6g", prob)); sigmoid output \(String(format: "%.6g", s)))")
         }
+    }
+
+    func testAHeadOnOtherWeightsIsCalledOutOnStandardErrorAndInTheJSON() throws {
+        // The fixture heads record `other` weights (the parity weights are seeded values without the stamp).
+        try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
+        let text = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), images[0]])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stderr.contains("WARNING: other weights, not Keras's ImageNet weights"), text.stderr)
+        let doc = try json(CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", images[0]]).stdout)
+        XCTAssertEqual(doc["weights_origin"] as? String, "other")
+        XCTAssertEqual(doc["weights_warning"] as? String, WeightsOrigin.other.warning)
     }
 
     func testJSONHasSettingsClassesAndPerImageClassProbabilitiesAndOutput() throws {

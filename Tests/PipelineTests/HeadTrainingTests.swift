@@ -188,6 +188,12 @@ final class HeadTrainingTests: XCTestCase {
         XCTAssertFalse(svg.contains(">accuracy (log scale)"))
     }
 
+    func testALossRangeOfManyDecadesLabelsAtMostNineOfThem() throws {
+        let svg = TrainingReport.svg(history(losses: [300, 1, 1e-9, 3e-17]), title: "t")
+        // 3e-17 … 330: decades 1e-17 to 1e+03, labelled every 3rd down from the top.
+        XCTAssertEqual(try texts(svg, class: "y-tick").suffix(8), ["1e-18", "1e-15", "1e-12", "1e-09", "1e-06", "0.001", "1", "1e+03"])
+    }
+
     func testANarrowLossRangeKeepsALinearAxis() throws {
         let svg = TrainingReport.svg(history(losses: [0.7, 0.6, 0.5, 0.4]), title: "t")
         XCTAssertFalse(svg.contains("log scale"), svg)
