@@ -701,12 +701,15 @@ static void FN(head_update_rows)(const hs_head_desc *d, long f0, long f1, int ac
                     s.ptrs[((size_t)g * kc.parts + j) * MR + r] =
                         row < rows ? s.xt + (size_t)row * B + (size_t)j * kc.partlen : zeros;
                 }
-        for (int p = 0; p < panels; p++) {
-            const int ncols = H - p * NR < NR ? H - p * NR : NR;
-            const float *b = d->dh_packed + (size_t)p * B * NR;
-            for (int g = 0; g < groups; g++) {
-                const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
-                const long row = r0 + g * MR;
+        // Row groups outside, panels inside: each group's MR rows of w1 and v1 are then read and written
+        // front to back, MR sequential streams the prefetchers follow (panels outside walked down 4 KiB
+        // strides). Every (group, panel) block is computed alone, so the order changes no value.
+        for (int g = 0; g < groups; g++) {
+            const int mrows = rows - g * MR < MR ? rows - g * MR : MR;
+            const long row = r0 + g * MR;
+            for (int p = 0; p < panels; p++) {
+                const int ncols = H - p * NR < NR ? H - p * NR : NR;
+                const float *b = d->dh_packed + (size_t)p * B * NR;
                 ukernel_rmsprop(kc.parts, s.lens, s.ptrs + (size_t)g * kc.parts * MR, b, b,
                                 d->w1 + row * d->ldw + p * NR, d->v1 + row * d->ldw + p * NR, d->ldw,
                                 s.wpk + (size_t)p * rows * NR + (size_t)g * MR * NR,

@@ -90,6 +90,10 @@ public final class HeadGroupTrainer {
         let N = train.count, B = batchSize
         let bounds = Array(stride(from: 0, to: N, by: B))
         var cur = buffers.pointer, nxt = buffers.pointer + B * featureCount
+        // Validation: one chunk of features filled once, every head's evaluator reading it (see BatchedValidation).
+        let chunk = validation.map { BatchedValidation.chunkRows(batch: B, count: $0.count) } ?? 0
+        let chunkFeatures = AlignedFloats(count: chunk * featureCount)
+        let evaluators = validation == nil ? [] : members.map { $0.trainer.makeEvaluator(rows: chunk, inputBuffers: 0) }
         while epoch < until {
             let active = members.indices.filter { !members[$0].finished && members[$0].epochsDone < until }
             if active.isEmpty { break }
@@ -132,25 +136,22 @@ public final class HeadGroupTrainer {
                                    valLoss: nil, valAccuracy: nil, seconds: 0)
             }
             if let validation, let valLabels {
-                var vl = [WeightedMean](repeating: WeightedMean(), count: members.count), va = vl
+                var means = [BatchedValidation](repeating: BatchedValidation(), count: members.count)
                 var s = 0
-                var rng = SplitMix64(key: 0)  // unused: no dropout at inference
                 while s < validation.count {
-                    let e = min(validation.count, s + B), b = e - s
-                    try validation.fill(indices: Array(s..<e), into: cur)
+                    let rows = min(chunk, validation.count - s)
+                    try validation.fill(indices: Array(s..<(s + rows)), into: chunkFeatures.pointer)
                     for i in active {
                         let start = DispatchTime.now().uptimeNanoseconds
-                        let stepper = members[i].trainer.stepper, ws = stepper.workspace
-                        ws.x = cur
-                        for r in 0..<b { ws.labels[r] = Int32(valLabels[s + r]) }
-                        let loss = stepper.forward(B: b, training: false, rng: &rng, withLoss: true)
-                        vl[i].add(Double(loss), weight: Double(b))
-                        va[i].add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+                        let ws = evaluators[i].workspace
+                        ws.x = chunkFeatures.pointer
+                        for r in 0..<rows { ws.labels[r] = Int32(valLabels[s + r]) }
+                        means[i].add(rows: rows, batch: B, evaluator: evaluators[i])
                         seconds[i] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                     }
-                    s = e
+                    s += rows
                 }
-                for i in active { logs[i]!.valLoss = vl[i].mean; logs[i]!.valAccuracy = va[i].mean }
+                for i in active { logs[i]!.valLoss = means[i].loss.mean; logs[i]!.valAccuracy = means[i].accuracy.mean }
             }
             for i in active {
                 let m = members[i]

@@ -156,10 +156,17 @@ public final class Head {
         bias2.withUnsafeBufferPointer { b2.update(from: $0.baseAddress!, count: $0.count) }
     }
 
+    /// w[i] = (2u − 1)·limit with u element i of the stream `key`. The stream is counter-based, so the two
+    /// halves are drawn on two threads (element i's generator starts at key + i·γ) with the same values as
+    /// one sequential pass: the 38.5 M weights of the book's head take half the time.
     public static func glorotUniform(_ w: UnsafeMutablePointer<Float>, fanIn: Int, fanOut: Int, key: UInt64) {
         let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
-        var rng = SplitMix64(key: key)
-        for i in 0..<(fanIn * fanOut) { w[i] = (2 * rng.nextUniform() - 1) * limit }
+        let n = fanIn * fanOut, parts = n >= 1 << 20 ? 2 : 1
+        DispatchQueue.concurrentPerform(iterations: parts) { t in
+            let start = n * t / parts, end = n * (t + 1) / parts
+            var rng = SplitMix64(key: key &+ UInt64(start) &* 0x9E37_79B9_7F4A_7C15)
+            for i in start..<end { w[i] = (2 * rng.nextUniform() - 1) * limit }
+        }
     }
 
     public var kernel1: [Float] { Array(UnsafeBufferPointer(start: w1, count: layout.F * layout.H)) }

@@ -6,7 +6,9 @@ import Numerics
 /// Activations for up to `maxBatch` samples, allocated once (B = maxBatch, H = hidden, O = outputs):
 ///     x[B,F]  xNext[B,F] (the next batch, while a fused step prepares its hidden pre-activations)  hpre[B,H]  a1[B,H]  mask[B,H]  a1d[B,H]  logits[B,O]  probs[B,O]  losses[B]  labels[B]
 ///     dlogits[B,O]  da[B,H] (∂L/∂a1d, then in place ∂L/∂a1 and ∂L/∂hpre)
-/// With dropout 0, a1d aliases a1 and mask is unused.
+/// With dropout 0, a1d aliases a1 and mask is unused. `inputBuffers` says which of x and xNext have storage: 2
+/// both (training), 1 only x (xNext aliases it: inference), 0 neither (the caller points x at its own B×F buffer
+/// before each forward, as a group of heads sharing one batch does).
 public final class Workspace {
     public let config: HeadConfig
     public let maxBatch: Int
@@ -15,12 +17,14 @@ public final class Workspace {
     public let hpre, a1, mask, a1d, logits, probs, losses, dlogits, da: UnsafeMutablePointer<Float>
     public let labels: UnsafeMutablePointer<Int32>
 
-    public init(config: HeadConfig, maxBatch: Int) {
+    public init(config: HeadConfig, maxBatch: Int, inputBuffers: Int = 2) {
+        precondition((0...2).contains(inputBuffers), "a workspace has 0, 1 or 2 input buffers")
         self.config = config
         self.maxBatch = maxBatch
         let B = maxBatch, F = config.featureCount, H = config.hidden, O = config.outputs
         func up(_ n: Int) -> Int { (n + 15) & ~15 }
-        let sizes = [B * F, B * H, B * H, B * H, B * H, B * O, B * O, B, B * O, B * H, B, B * F].map(up)
+        let input = inputBuffers >= 1 ? B * F : 1, next = inputBuffers == 2 ? B * F : 0
+        let sizes = [input, B * H, B * H, B * H, B * H, B * O, B * O, B, B * O, B * H, B, next].map(up)
         storage = AlignedFloats(count: sizes.reduce(0, +))
         var p = storage.pointer
         var ptrs: [UnsafeMutablePointer<Float>] = []
@@ -29,7 +33,7 @@ public final class Workspace {
         a1d = config.dropout > 0 ? ptrs[4] : ptrs[2]
         logits = ptrs[5]; probs = ptrs[6]; losses = ptrs[7]; dlogits = ptrs[8]; da = ptrs[9]
         labels = UnsafeMutableRawPointer(ptrs[10]).bindMemory(to: Int32.self, capacity: B)
-        xNext = ptrs[11]
+        xNext = inputBuffers == 2 ? ptrs[11] : ptrs[0]
     }
 
     /// The next batch becomes the current one.
@@ -100,10 +104,12 @@ public final class HeadStepper {
     let kernelScratch: [UnsafeMutableRawPointer]
     let packedGradient: AlignedFloats
 
+    /// `inputBuffers` as `Workspace`'s: 2 to train (the fused step prepares the next batch), 1 or 0 for inference.
     public init(head: Head, maxBatch: Int, optimizer: RMSpropConfig = RMSpropConfig(),
-                parallelism: Parallelism = .threads(2), tileRows: Int = 64, backend: HeadBackend = .preferred) {
+                parallelism: Parallelism = .threads(2), tileRows: Int = 64, backend: HeadBackend = .preferred,
+                inputBuffers: Int = 2) {
         self.head = head
-        self.workspace = Workspace(config: head.config, maxBatch: maxBatch)
+        self.workspace = Workspace(config: head.config, maxBatch: maxBatch, inputBuffers: inputBuffers)
         self.optimizer = optimizer
         self.parallelism = parallelism
         self.backend = backend
@@ -244,10 +250,13 @@ public final class HeadStepper {
 
     /// Correct predictions in the batch as Keras's `acc` counts them: binary, p > 0.5 (strict) predicts 1;
     /// categorical, the first index of the largest probability.
-    public func correctCount(B: Int) -> Int {
+    public func correctCount(B: Int) -> Int { correctCount(from: 0, count: B) }
+
+    /// `correctCount` over samples [first, first + count) of the workspace.
+    public func correctCount(from first: Int, count: Int) -> Int {
         let ws = workspace, O = head.layout.O
         var n = 0
-        for b in 0..<B {
+        for b in first..<(first + count) {
             if O == 1 {
                 if (ws.probs[b] > 0.5 ? 1 : 0) == ws.labels[b] { n += 1 }
             } else if argmax(ws.probs + b * O, O) == Int(ws.labels[b]) { n += 1 }

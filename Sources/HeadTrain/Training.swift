@@ -92,14 +92,17 @@ public final class HeadTrainer {
     /// Bytes a trainer allocates for `config` at `batchSize`, or nil when the sum overflows: the parameters and the
     /// RMSprop velocity (2 × the layout), the gradients of everything but w1, the workspace (two input batches
     /// B·F, six B·H and four B·O activations, B labels and losses) and each thread's tile (tileRows·H) and partial
-    /// sums (B·H). Sweeps size their passes with it too.
+    /// sums (B·H); and the validation pass's chunk of C samples (`BatchedValidation`: C·F inputs, five C·H
+    /// activations and a C·H partial sum per thread). Sweeps size their passes with it too.
     public static func memoryBytes(config: HeadConfig, batchSize B: Int, threads: Int = 2, tileRows: Int = 64) -> Int? {
+        let C = BatchedValidation.chunkRows(batch: B, count: .max)
         guard let params = config.parameterCount, let bf = checkedProduct(B, config.featureCount),
               let bh = checkedProduct(B, config.hidden), let bo = checkedProduct(B, config.outputs),
               let tiles = checkedProduct(threads, checkedProduct(tileRows, config.hidden) ?? .max),
-              let partials = checkedProduct(threads, bh) else { return nil }
+              let partials = checkedProduct(threads, bh), let cf = checkedProduct(C, config.featureCount),
+              let ch = checkedProduct(C, config.hidden), threads < Int.max - 5 else { return nil }
         var total = 0
-        for (n, k) in [(params, 3), (bf, 2), (bh, 6), (bo, 4), (B, 2), (tiles, 1), (partials, 1)] {
+        for (n, k) in [(params, 3), (bf, 2), (bh, 6), (bo, 4), (B, 2), (tiles, 1), (partials, 1), (cf, 1), (ch, 5 + threads)] {
             guard let part = checkedProduct(n, k) else { return nil }
             let (sum, overflow) = total.addingReportingOverflow(part)
             if overflow { return nil }
@@ -124,6 +127,7 @@ public final class HeadTrainer {
         var step: UInt64 = 0
         let ws = stepper.workspace
         var order = Array(0..<N)
+        let evaluator = validation.map { makeEvaluator(rows: BatchedValidation.chunkRows(batch: B, count: $0.count)) }
         for epoch in 0..<options.epochs {
             let start = DispatchTime.now().uptimeNanoseconds
             order = Array(0..<N)
@@ -161,8 +165,8 @@ public final class HeadTrainer {
             }
             var log = EpochLog(epoch: epoch + 1, loss: lossMean.mean, accuracy: accMean.mean, valLoss: nil,
                                valAccuracy: nil, seconds: 0)
-            if let validation, let valLabels {
-                let r = try meanLossAndAccuracy(validation, labels: valLabels)
+            if let validation, let valLabels, let evaluator {
+                let r = try meanLossAndAccuracy(validation, labels: valLabels, evaluator: evaluator)
                 guard r.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch + 1) is \(r.loss)") }
                 log.valLoss = r.loss
                 log.valAccuracy = r.accuracy
@@ -187,15 +191,26 @@ public final class HeadTrainer {
         return history
     }
 
-    /// Loss and accuracy over a source with the current weights, in batches of `options.batchSize`, each as
-    /// a sample-weighted mean (Keras's evaluation of validation data).
-    func meanLossAndAccuracy(_ source: FeatureSource, labels: [Int]) throws -> (loss: Double, accuracy: Double) {
-        var lossMean = WeightedMean(), accMean = WeightedMean()
-        try forEachBatch(source, labels: labels, stepper: stepper, batch: options.batchSize) { b, loss in
-            lossMean.add(Double(loss), weight: Double(b))
-            accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+    /// Loss and accuracy over a source with the current weights as Keras's evaluation of validation data
+    /// computes them (see `BatchedValidation`).
+    func meanLossAndAccuracy(_ source: FeatureSource, labels: [Int], evaluator: HeadStepper) throws -> (loss: Double, accuracy: Double) {
+        var means = BatchedValidation()
+        let ws = evaluator.workspace, chunk = ws.maxBatch
+        var s = 0
+        while s < source.count {
+            let rows = min(chunk, source.count - s)
+            try source.fill(indices: Array(s..<(s + rows)), into: ws.x)
+            for r in 0..<rows { ws.labels[r] = Int32(labels[s + r]) }
+            means.add(rows: rows, batch: options.batchSize, evaluator: evaluator)
+            s += rows
         }
-        return (lossMean.mean, accMean.mean)
+        return (means.loss.mean, means.accuracy.mean)
+    }
+
+    /// An inference stepper over this trainer's head for chunks of `rows` samples (`inputBuffers` as `Workspace`'s).
+    func makeEvaluator(rows: Int, inputBuffers: Int = 1) -> HeadStepper {
+        HeadStepper(head: head, maxBatch: rows, parallelism: options.parallelism, tileRows: 1, backend: options.backend,
+                    inputBuffers: inputBuffers)
     }
 
     func checkedLabels(_ s: FeatureSource, _ what: String) throws -> [Int] {
@@ -211,6 +226,38 @@ public final class HeadTrainer {
             throw HeadError.invalidLabel(index: i, label: l, classes: head.config.classes)
         }
         return labels
+    }
+}
+
+/// Keras's validation pass — per batch of `batch` samples a mean loss and accuracy, then their sample-weighted
+/// means over the split — with the first layer run over chunks of whole batches at once, so w1 (154 MB for the
+/// book's head) streams once per chunk instead of once per batch. A sample's outputs do not depend on the samples
+/// beside it in the chunk, and each batch mean is summed as `sigmoid_bce_forward` sums it, so the figures equal
+/// those of batch-by-batch evaluation bit for bit.
+struct BatchedValidation {
+    var loss = WeightedMean(), accuracy = WeightedMean()
+
+    /// Samples per chunk: whole batches, about 256 samples (at least one batch), no more than `count` needs.
+    static func chunkRows(batch: Int, count: Int) -> Int {
+        let batch = max(batch, 1), count = max(count, 1)
+        let batches = max(1, 256 / batch), needed = count / batch + (count % batch > 0 ? 1 : 0)
+        return batch * min(batches, needed)
+    }
+
+    /// Adds `rows` samples whose features and labels the caller put in `evaluator`'s workspace.
+    mutating func add(rows: Int, batch: Int, evaluator: HeadStepper) {
+        var rng = SplitMix64(key: 0)  // unused: no dropout at inference
+        evaluator.forward(B: rows, training: false, rng: &rng, withLoss: true)
+        let losses = evaluator.workspace.losses
+        var s = 0
+        while s < rows {
+            let b = min(batch, rows - s)
+            var sum = 0.0
+            for r in s..<(s + b) { sum += Double(losses[r]) }
+            loss.add(Double(Float(sum / Double(b))), weight: Double(b))
+            accuracy.add(Double(evaluator.correctCount(from: s, count: b)) / Double(b), weight: Double(b))
+            s += b
+        }
     }
 }
 

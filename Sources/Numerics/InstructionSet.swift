@@ -70,15 +70,25 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
 }
 
 /// 64-byte aligned floats, zero-initialised, freed with the object: parameters, packed weights, activations.
+///
+/// Buffers of 4 MiB and more (the head's 154 MB first layer and its RMSprop state, the network's weights) are
+/// aligned to 2 MiB and asked for transparent huge pages (`MADV_HUGEPAGE`, which Debian's default "madvise" mode
+/// honours): one page fault per 2 MiB instead of per 4 KiB when they are first touched, and fewer TLB misses
+/// while they stream. On this project's VMs, touching a fresh 154 MB buffer in 4 KiB pages cost 0.3–0.7 s.
 public final class AlignedFloats: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    static let hugePage = 1 << 21
 
     public init(count: Int) {
         self.count = count
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        precondition(posix_memalign(&raw, 64, bytes) == 0, "out of memory allocating \(bytes) bytes")
+        let huge = bytes >= 2 * Self.hugePage
+        precondition(posix_memalign(&raw, huge ? Self.hugePage : 64, bytes) == 0, "out of memory allocating \(bytes) bytes")
+        #if os(Linux)
+        if huge { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }  // advice only: without huge pages, small ones
+        #endif
         pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
     }

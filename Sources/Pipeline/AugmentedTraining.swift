@@ -81,6 +81,18 @@ public struct LiveAugmentationStats: Sendable {
     public var prepareSeconds = 0.0, networkSeconds = 0.0, writeSeconds = 0.0
     /// Seconds the trainer waited in `fill` for fresh samples not yet made.
     public var waitSeconds = 0.0
+    /// Seconds the producer waited: for the next epoch's plan, or for room in the queue of finished batches.
+    public var producerWaitSeconds = 0.0
+
+    /// What happened since `earlier` (a snapshot of the same producer): an epoch's share.
+    public func since(_ earlier: LiveAugmentationStats) -> LiveAugmentationStats {
+        var d = self
+        d.freshSamples -= earlier.freshSamples; d.viewsWritten -= earlier.viewsWritten
+        d.prepareSeconds -= earlier.prepareSeconds; d.networkSeconds -= earlier.networkSeconds
+        d.writeSeconds -= earlier.writeSeconds; d.waitSeconds -= earlier.waitSeconds
+        d.producerWaitSeconds -= earlier.producerWaitSeconds
+        return d
+    }
 }
 
 public struct LiveAugmentationError: Error, CustomStringConvertible {
@@ -273,7 +285,12 @@ public final class LiveAugmentedFeatures: FeatureSource {
         let scratch = (0..<threads).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * inCount) }
         defer { scratch.forEach { $0.deallocate() } }
         let mode = extractor.settings.preprocess
-        while let plan = plans.take() {
+        func waiting<T>(_ body: () -> T) -> T {
+            let t0 = now()
+            defer { statsLock.lock(); producerStats.producerWaitSeconds += now() - t0; statsLock.unlock() }
+            return body()
+        }
+        while let plan = waiting({ plans.take() }) {
             var s = 0
             while s < plan.count && !stop.isSet {
                 let chunk = Array(plan[s..<min(plan.count, s + batch)])
@@ -327,7 +344,7 @@ public final class LiveAugmentedFeatures: FeatureSource {
                     producerStats.networkSeconds += t2 - t1
                     producerStats.writeSeconds += t3 - t2
                     statsLock.unlock()
-                    results.put(.success(produced))
+                    waiting { results.put(.success(produced)) }
                 } catch {
                     results.put(.failure(error))
                 }

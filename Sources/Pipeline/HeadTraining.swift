@@ -52,8 +52,11 @@ public struct HeadTrainingResult {
 }
 
 public enum HeadTraining {
+    /// `onEpoch` follows every epoch; with `--augment live`, `onLiveEpoch` then gets what the producer and the
+    /// trainer did in that epoch (fresh samples, seconds each side waited).
     @discardableResult
-    public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in }) throws -> HeadTrainingResult {
+    public static func run(_ job: HeadTrainingJob, onEpoch: (EpochLog) -> Void = { _ in },
+                           onLiveEpoch: (LiveAugmentationStats) -> Void = { _ in }) throws -> HeadTrainingResult {
         try OutputPath.check(job.out, as: "the head's output")
         // Only `--augment live --keep-views` writes (the fresh views); everything else reads.
         var writes = false
@@ -101,9 +104,18 @@ public enum HeadTraining {
         let trainer = try HeadTrainer(head: head, options: job.options)
         let metadata = provenance.metadata
         let tensorboard = try job.tensorboard.map { try TensorBoardWriter(directory: $0) }
+        var liveBefore = LiveAugmentationStats()
         let history = try trainer.fit(
             train: train, validation: validation.count > 0 ? validation : nil,
-            onEpoch: { try tensorboard?.append($0); onEpoch($0) },
+            onEpoch: { log in
+                try tensorboard?.append(log)
+                onEpoch(log)
+                if let liveSource {
+                    let now = liveSource.stats
+                    onLiveEpoch(now.since(liveBefore))
+                    liveBefore = now
+                }
+            },
             onImproved: job.checkpointBest ? { h, _ in try HeadFile.save(h, to: job.out, metadata: metadata) } : nil)
         if !job.checkpointBest { try HeadFile.save(head, to: job.out, metadata: metadata) }
         liveSource?.finish()

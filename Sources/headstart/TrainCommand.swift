@@ -124,7 +124,10 @@ struct TrainCommand: ParsableCommand {
             live.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
             job.augment = .live(live)
         }
-        let result = try HeadTraining.run(job) { print(TrainCommand.line($0, of: epochs)) }
+        let result = try HeadTraining.run(job, onEpoch: { print(TrainCommand.line($0, of: epochs)) }, onLiveEpoch: { l in
+            print(String(format: "    live: %d fresh images (decode+augment %.1f s, network %.1f s); the trainer waited %.1f s, the producer %.1f s",
+                         l.freshSamples, l.prepareSeconds, l.networkSeconds, l.waitSeconds, l.producerWaitSeconds))
+        })
         DamageOptions.report(result.damaged)
         if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history, weights: result.provenance.weightsOrigin).utf8), to: history) }
         if let plot {

@@ -119,4 +119,17 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(head.kernel1, try Head(config: head.config, seed: 9).kernel1)
         XCTAssertNotEqual(head.kernel1, try Head(config: head.config, seed: 10).kernel1)
     }
+
+    func testALargeKernelDrawnOnTwoThreadsIsTheSequentialStream() throws {
+        let (fanIn, fanOut) = (2049, 1024)  // over 2²⁰ weights: drawn in two halves
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: fanIn * fanOut)
+        defer { w.deallocate() }
+        Head.glorotUniform(w, fanIn: fanIn, fanOut: fanOut, key: 77)
+        let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+        var rng = SplitMix64(key: 77)
+        for i in 0..<(fanIn * fanOut) {
+            let expected = (2 * rng.nextUniform() - 1) * limit
+            if w[i] != expected { return XCTFail("weight \(i): \(w[i]), the sequential stream gives \(expected)") }
+        }
+    }
 }

@@ -43,6 +43,34 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(log.valAccuracy), e.accuracy, accuracy: 1e-12)
     }
 
+    func testValidationInChunksOfWholeBatchesEqualsBatchByBatchEvaluationBitwise() throws {
+        // 700 samples in batches of 3: chunks of 255 samples (85 batches), the last chunk ending in a batch of 1.
+        for classes in [2, 3] {
+            let c = HeadConfig(featureCount: 300, hidden: 40, classes: classes)
+            let head = try Head(config: c, seed: 6), val = try data(seed: 7, count: 700, F: 300, classes: classes)
+            let options = TrainingOptions(epochs: 1, batchSize: 3)
+            let trainer = try HeadTrainer(head: head, options: options)
+            XCTAssertEqual(BatchedValidation.chunkRows(batch: 3, count: 700), 255)
+            let chunked = try trainer.meanLossAndAccuracy(val, labels: val.classLabels, evaluator: trainer.makeEvaluator(rows: 255))
+
+            var loss = WeightedMean(), accuracy = WeightedMean()
+            let stepper = HeadStepper(head: head, maxBatch: 3)
+            try forEachBatch(val, labels: val.classLabels, stepper: stepper, batch: 3) { b, l in
+                loss.add(Double(l), weight: Double(b))
+                accuracy.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+            }
+            XCTAssertEqual(chunked.loss, loss.mean, "\(classes) classes")
+            XCTAssertEqual(chunked.accuracy, accuracy.mean, "\(classes) classes")
+        }
+    }
+
+    func testAValidationChunkIsWholeBatchesOfAbout256SamplesAndNoMoreThanTheSplitNeeds() {
+        XCTAssertEqual(BatchedValidation.chunkRows(batch: 20, count: 256), 240)
+        XCTAssertEqual(BatchedValidation.chunkRows(batch: 20, count: 45), 60)
+        XCTAssertEqual(BatchedValidation.chunkRows(batch: 500, count: 10_000), 500)
+        XCTAssertEqual(BatchedValidation.chunkRows(batch: 32, count: .max), 256)
+    }
+
     func testTrainingIsDeterministicForASeedWithShuffleAndDropout() throws {
         let c = HeadConfig(featureCount: 40, hidden: 16, classes: 2, dropout: 0.3)
         let train = try data(seed: 4, count: 30, F: 40)

@@ -308,6 +308,20 @@ final class LiveAugmentationTests: XCTestCase {
         }
     }
 
+    func testEachEpochReportsItsFreshSamplesAndTheyAddUpToTheRun() throws {
+        let (_, cache) = try extracted()
+        var epochs: [LiveAugmentationStats] = []
+        let r = try HeadTraining.run(job(cache, .live(live(0.4))), onLiveEpoch: { epochs.append($0) })
+        XCTAssertEqual(epochs.map(\.freshSamples), [4, 4, 4], "0.4 of 10 training images, every epoch")
+        XCTAssertEqual(epochs.map(\.freshSamples).reduce(0, +), r.live?.freshSamples)
+        for e in epochs {
+            XCTAssertGreaterThan(e.networkSeconds, 0)
+            XCTAssertGreaterThanOrEqual(e.waitSeconds, 0)
+            XCTAssertGreaterThanOrEqual(e.producerWaitSeconds, 0)
+        }
+        XCTAssertEqual(epochs.map(\.waitSeconds).reduce(0, +), try XCTUnwrap(r.live).waitSeconds, accuracy: 1e-9)
+    }
+
     func testOtherBaseWeightsAreRefused() throws {
         let (_, cache) = try extracted()
         let c = try FeatureCache(path: cache.path, fingerprint: nil)
