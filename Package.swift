@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "CKernels", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "Fetch"]),
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

@@ -18,12 +18,10 @@ public struct BaseWeightsError: Error, CustomStringConvertible, Equatable {
 public enum BaseWeights {
     public static let notopLayerCount = 188
 
-    /// Reads `path` and returns the parameters of the convolutions up to `cut`, with the file's SHA-256.
+    /// Reads `path` and returns the parameters of the convolutions up to `cut`, with the file's SHA-256
+    /// (`loadClassified` also says where the file comes from).
     public static func load(path: String, cut: CutLayer = .mixed7) throws -> InceptionV3Weights {
-        let file = try KerasWeightsFile.read(path: path)
-        let sha = try SHA256Hasher.digest(fileAt: path).hex
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        return try match(file, path: path, sha256: sha, sourceName: name, cut: cut)
+        try loadClassified(path: path, cut: cut).weights
     }
 
     public static func match(

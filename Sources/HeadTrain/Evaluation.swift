@@ -127,3 +127,22 @@ public func rocAUC(scores: [Float], labels: [Int]) -> Double? {
     let u = rankSumPositive - Double(P) * Double(P + 1) / 2
     return u / (Double(P) * Double(N))
 }
+
+/// The ROC curve: (false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1),
+/// scores of a tie group crossing the threshold together (so the area under these points is `rocAUC`). Nil when
+/// either class is absent.
+public func rocCurve(scores: [Float], labels: [Int]) -> [(fpr: Double, tpr: Double)]? {
+    let P = labels.filter { $0 == 1 }.count, N = labels.count - P
+    guard P > 0, N > 0 else { return nil }
+    let order = scores.indices.sorted { scores[$0] > scores[$1] }
+    var points = [(fpr: 0.0, tpr: 0.0)]
+    var tp = 0, fp = 0, i = 0
+    while i < order.count {
+        var j = i
+        while j + 1 < order.count && scores[order[j + 1]] == scores[order[i]] { j += 1 }
+        for k in i...j { if labels[order[k]] == 1 { tp += 1 } else { fp += 1 } }
+        points.append((Double(fp) / Double(N), Double(tp) / Double(P)))
+        i = j + 1
+    }
+    return points
+}

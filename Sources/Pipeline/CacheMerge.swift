@@ -83,6 +83,9 @@ public enum CacheMerge {
         }
         try dest.commit(batch: Batch(entries: indexed, errors: errors, classNames: classes.isEmpty ? nil : classes,
                                      datasetRoot: summary.dataset))
+        // One fingerprint means one weights file, so the sources that recorded its origin agree: keep it.
+        let origins = Set(try ([dest] + caches).compactMap { try $0.weightsOrigin() })
+        if origins.count == 1, let origin = origins.first { try dest.setWeightsOrigin(origin) }
         summary.entries = indexed.count
         summary.errors = errors.count
         return summary

@@ -32,6 +32,9 @@ public struct ExtractionJob: Sendable {
     /// Index files of one content under different classes, each with its own label, as Keras would train on
     /// them. Without it such files are conflicts: all of them are kept out, with the reason.
     public var allowLabelConflicts = false
+    /// Where the weights come from (`BaseWeights.loadClassified`), recorded in the cache for every reader to show;
+    /// nil leaves what the cache recorded as it is.
+    public var weightsOrigin: WeightsOrigin? = nil
 
     public init(dataset: URL, cache: String) { self.dataset = dataset; self.cache = cache }
 }
@@ -163,6 +166,7 @@ public enum Extraction {
         }
         try cache.setClassNames(dataset.classNames, replace: true)
         try cache.setDatasetRoot(dataset.root.path)
+        if let origin = job.weightsOrigin { try cache.setWeightsOrigin(origin.recorded) }
 
         var summary = ExtractionSummary()
         summary.finishedIncompleteCache = cache.opening == .finished

@@ -1,10 +1,19 @@
+import Extract
 import Foundation
 import HeadTrain
 import Store
 
 /// A saved head against a cache split, with the file behind every sample.
 public struct HeadEvaluationReport: Encodable {
-    public struct Misclassified: Encodable { public var path: String; public var label: String; public var predicted: String; public var probabilities: [Float] }
+    public struct Misclassified: Encodable {
+        public var path: String
+        public var label: String
+        public var predicted: String
+        /// The head's outputs: [P(classes[1])] for a binary (sigmoid) head, one per class for softmax.
+        public var probabilities: [Float]
+        /// The class each probability is for.
+        public var probabilityClasses: [String]
+    }
     public var cache: String
     public var head: String
     public var split: String
@@ -17,9 +26,22 @@ public struct HeadEvaluationReport: Encodable {
     public var precision: [Double?]
     public var recall: [Double?]
     public var rocAUC: Double?
+    /// The ROC curve of a binary head: [false positive rate, true positive rate] per threshold (`rocCurve`).
+    public var rocCurve: [[Double]]?
     public var misclassified: [Misclassified]
     /// Entries left out as damaged (`--skip-damaged`), by path with the reason.
     public var damaged: [DamagedEntry] = []
+    /// Where the cache's weights came from (`WeightsOrigin.recorded`), and for anything but Keras's ImageNet file
+    /// the warning in words.
+    public var weightsOrigin: String = WeightsOrigin.unrecorded.recorded
+    public var weightsWarning: String?
+    /// Set by a demo pipeline: what the numbers are not.
+    public var demo: String?
+
+    /// The class each of a head's outputs is the probability of: classes[1] alone for a sigmoid head.
+    public static func probabilityClasses(outputs: Int, classes: [String]) -> [String] {
+        outputs == 1 ? [classes.count > 1 ? classes[1] : "class 1"] : Array(classes.prefix(outputs))
+    }
 }
 
 public enum HeadEvaluation {
@@ -40,11 +62,17 @@ public enum HeadEvaluation {
         let misclassified = e.misclassified.map { i in
             HeadEvaluationReport.Misclassified(
                 path: source.entries[i].path, label: names[e.labels[i]], predicted: names[e.predicted[i]],
-                probabilities: Array(e.probabilities[(i * e.outputs)..<((i + 1) * e.outputs)]))
+                probabilities: Array(e.probabilities[(i * e.outputs)..<((i + 1) * e.outputs)]),
+                probabilityClasses: HeadEvaluationReport.probabilityClasses(outputs: e.outputs, classes: names))
         }
-        return HeadEvaluationReport(cache: cachePath, head: headPath, split: "\(split)", count: e.count, loss: e.loss,
-                                    accuracy: e.accuracy, classes: names, confusion: e.confusion, precision: e.precision,
-                                    recall: e.recall, rocAUC: e.rocAUC, misclassified: misclassified, damaged: screening.damaged)
+        var report = HeadEvaluationReport(
+            cache: cachePath, head: headPath, split: "\(split)", count: e.count, loss: e.loss, accuracy: e.accuracy,
+            classes: names, confusion: e.confusion, precision: e.precision, recall: e.recall, rocAUC: e.rocAUC,
+            misclassified: misclassified, damaged: screening.damaged)
+        if e.outputs == 1 { report.rocCurve = rocCurve(scores: e.probabilities, labels: e.labels)?.map { [$0.fpr, $0.tpr] } }
+        report.weightsOrigin = expected.weightsOrigin.recorded
+        report.weightsWarning = expected.weightsOrigin.warning
+        return report
     }
 
     /// The fields that must agree between a head's recorded provenance and a cache (or a base weights file).

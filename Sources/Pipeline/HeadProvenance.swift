@@ -11,10 +11,14 @@ public struct HeadProvenance: Equatable, Sendable {
     public var settings: ExtractionSettings
     public var classNames: [String]
     public var featureShape: [Int]
+    /// Where the weights came from (as the extraction recorded it in the cache); not compared by `check`, since the
+    /// SHA-256 already identifies the file.
+    public var weightsOrigin: WeightsOrigin
 
-    public init(weightsSHA256: String, weightsName: String, settings: ExtractionSettings, classNames: [String], featureShape: [Int]) {
+    public init(weightsSHA256: String, weightsName: String, settings: ExtractionSettings, classNames: [String], featureShape: [Int],
+                weightsOrigin: WeightsOrigin) {
         self.weightsSHA256 = weightsSHA256; self.weightsName = weightsName; self.settings = settings
-        self.classNames = classNames; self.featureShape = featureShape
+        self.classNames = classNames; self.featureShape = featureShape; self.weightsOrigin = weightsOrigin
     }
 
     /// From a cache's fingerprint and class names.
@@ -27,7 +31,8 @@ public struct HeadProvenance: Equatable, Sendable {
         }
         self.init(weightsSHA256: f.weightsSHA256, weightsName: f.weightsName,
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
-                  classNames: try cache.classNames(), featureShape: f.featureShape)
+                  classNames: try cache.classNames(), featureShape: f.featureShape,
+                  weightsOrigin: WeightsOrigin(recorded: try cache.weightsOrigin()))
     }
 
     /// As HeadFile metadata (string values).
@@ -38,6 +43,7 @@ public struct HeadProvenance: Equatable, Sendable {
             "resize": settings.resize.rawValue, "preprocess": settings.preprocess.rawValue,
             "classes": String(decoding: try! JSONEncoder().encode(classNames), as: UTF8.self),
             "feature_shape": featureShape.map(String.init).joined(separator: ","),
+            "weights_origin": weightsOrigin.recorded,
         ]
     }
 
@@ -61,7 +67,8 @@ public struct HeadProvenance: Equatable, Sendable {
         self.init(weightsSHA256: try need("weights_sha256"), weightsName: m["weights_name"] ?? "",
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
                   classNames: classes,
-                  featureShape: try need("feature_shape").split(separator: ",").compactMap { Int($0) })
+                  featureShape: try need("feature_shape").split(separator: ",").compactMap { Int($0) },
+                  weightsOrigin: WeightsOrigin(recorded: m["weights_origin"]))
     }
 }
 

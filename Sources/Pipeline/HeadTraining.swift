@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import HeadTrain
 import Store
@@ -21,6 +22,8 @@ public struct HeadTrainingJob {
     public var augment: HeadAugmentation = .none
     /// Damaged entries: refuse (the default) or train without them (`--skip-damaged`).
     public var damagePolicy: DamagePolicy = .refuse
+    /// A folder for TensorBoard event files, one point per epoch (`TensorBoardWriter`).
+    public var tensorboard: String?
 
     public init(cache: String, out: String) { self.cache = cache; self.out = out }
 }
@@ -100,10 +103,12 @@ public enum HeadTraining {
         }
         let trainer = try HeadTrainer(head: head, options: job.options)
         let metadata = provenance.metadata
+        let tensorboard = try job.tensorboard.map { try TensorBoardWriter(directory: $0) }
         var liveBefore = LiveAugmentationStats()
         let history = try trainer.fit(
             train: train, validation: validation.count > 0 ? validation : nil,
             onEpoch: { log in
+                try tensorboard?.append(log)
                 onEpoch(log)
                 if let liveSource {
                     let now = liveSource.stats
@@ -129,16 +134,34 @@ public enum HeadTraining {
 /// Training curves as files: Keras History as CSV, and an SVG figure like the book's (accuracy and loss per
 /// epoch, training and validation).
 public enum TrainingReport {
-    public static func csv(_ h: TrainingHistory) -> String {
-        var s = "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"
+    /// Keras's CSVLogger columns, then `weights`: where the features' base weights came from
+    /// (`WeightsOrigin.recorded`, e.g. "keras-imagenet", "seeded seed=7 generator=1"), on every row so that no
+    /// copy of a row loses it; a demo's rows say "DEMO " first.
+    public static func csv(_ h: TrainingHistory, weights: WeightsOrigin, demo: Bool = false) -> String {
+        var s = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,weights\n"
+        let label = (demo ? "DEMO " : "") + weights.recorded
         for e in h.epochs {
             let v = [e.valLoss, e.valAccuracy].map { $0.map { String(format: "%.8g", $0) } ?? "" }
-            s += "\(e.epoch),\(String(format: "%.8g", e.loss)),\(String(format: "%.8g", e.accuracy)),\(v[0]),\(v[1]),\(String(format: "%.3f", e.seconds))\n"
+            s += "\(e.epoch),\(String(format: "%.8g", e.loss)),\(String(format: "%.8g", e.accuracy)),\(v[0]),\(v[1]),\(String(format: "%.3f", e.seconds)),\(label)\n"
         }
         return s
     }
 
-    /// Two panels side by side (accuracy, loss), epochs on x, training in blue and validation in orange.
+    /// The loss panel's y axis is logarithmic when its values span at least this factor (a large first epoch would
+    /// otherwise flatten every later one against the bottom).
+    public static let logAxisRange = 10.0
+
+    /// The step between labelled epochs: every epoch up to 12, then 2, 5, 10, 20, 50, … so at most about 12 labels.
+    public static func epochTickStep(epochs: Int) -> Int {
+        var magnitude = 1
+        while true {
+            for s in [1, 2, 5] where epochs <= 12 * s * magnitude { return s * magnitude }
+            magnitude *= 10
+        }
+    }
+
+    /// Two panels side by side (accuracy, loss), epochs on x with a tick per epoch (or per `epochTickStep`),
+    /// training in blue and validation in orange; the loss axis is logarithmic when its range is wide.
     public static func svg(_ h: TrainingHistory, title: String) -> String {
         let panelW = 420.0, panelH = 300.0, margin = 50.0
         var out = """
@@ -148,26 +171,44 @@ public enum TrainingReport {
 
         """
         let epochs = h.epochs.map { Double($0.epoch) }
-        func panel(_ x0: Double, _ name: String, _ train: [Double], _ val: [Double?]) {
+        func panel(_ x0: Double, _ name: String, _ train: [Double], _ val: [Double?], logWhenWide: Bool) {
             let values = train + val.compactMap { $0 }
             var lo = values.min() ?? 0, hi = values.max() ?? 1
-            if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
-            let pad = (hi - lo) * 0.05
-            // Losses and accuracies are never negative: padding must not invent a negative axis.
-            lo = values.allSatisfy({ $0 >= 0 }) ? max(0, lo - pad) : lo - pad
-            hi += pad
+            let log = logWhenWide && lo > 0 && hi / lo >= logAxisRange
+            // On a log axis every position is log10 of its value; the axis spans whole decades.
+            func t(_ v: Double) -> Double { log ? log10(v) : v }
+            var ticks: [Double] = []
+            if log {
+                // Whole decades, labelled every one, or every 2, 3, … when there are more than 8.
+                lo = floor(log10(lo)); hi = ceil(log10(hi))
+                let step = max(1, ceil((hi - lo) / 8))
+                lo = hi - step * ceil((hi - lo) / step)
+                ticks = stride(from: lo, through: hi, by: step).map { pow(10, $0) }
+            } else {
+                if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
+                let pad = (hi - lo) * 0.05
+                // Losses and accuracies are never negative: padding must not invent a negative axis.
+                lo = values.allSatisfy({ $0 >= 0 }) ? max(0, lo - pad) : lo - pad
+                hi += pad
+                ticks = (0...4).map { lo + (hi - lo) * Double($0) / 4 }
+            }
             let e0 = epochs.first ?? 1, e1 = max(epochs.last ?? 1, e0 + 1)
             let y0 = margin + 10
             func px(_ e: Double) -> Double { x0 + (e - e0) / (e1 - e0) * panelW }
-            func py(_ v: Double) -> Double { y0 + (hi - v) / (hi - lo) * panelH }
+            func py(_ v: Double) -> Double { y0 + (hi - t(v)) / (hi - lo) * panelH }
             out += "<rect x=\"\(x0)\" y=\"\(y0)\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"none\" stroke=\"#444\"/>\n"
-            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 - 8)\" text-anchor=\"middle\">\(name)</text>\n"
-            for i in 0...4 {
-                let v = lo + (hi - lo) * Double(i) / 4
-                out += "<text x=\"\(x0 - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
+            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 - 8)\" text-anchor=\"middle\">\(name)\(log ? " (log scale)" : "")</text>\n"
+            for v in ticks {
+                out += "<text class=\"y-tick\" x=\"\(x0 - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
                 out += "<line x1=\"\(x0)\" x2=\"\(x0 + panelW)\" y1=\"\(py(v))\" y2=\"\(py(v))\" stroke=\"#ddd\"/>\n"
             }
-            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 + panelH + 30)\" text-anchor=\"middle\">epoch (\(Int(e0))–\(Int(e1)))</text>\n"
+            let step = epochTickStep(epochs: h.epochs.count)
+            for e in h.epochs.map(\.epoch) where e % step == 0 || e == h.epochs.first?.epoch {
+                let x = px(Double(e))
+                out += "<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(y0 + panelH)\" y2=\"\(y0 + panelH + 5)\" stroke=\"#444\"/>\n"
+                out += "<text class=\"x-tick\" x=\"\(x)\" y=\"\(y0 + panelH + 17)\" text-anchor=\"middle\">\(e)</text>\n"
+            }
+            out += "<text x=\"\(x0 + panelW / 2)\" y=\"\(y0 + panelH + 34)\" text-anchor=\"middle\">epoch</text>\n"
             func line(_ ys: [Double?], _ colour: String, _ label: String, _ row: Int) {
                 let pts = zip(epochs, ys).compactMap { e, v in v.map { String(format: "%.1f,%.1f", px(e), py($0)) } }
                 guard !pts.isEmpty else { return }
@@ -177,12 +218,33 @@ public enum TrainingReport {
             line(train.map { $0 }, "#1f77b4", "training", 0)
             line(val, "#ff7f0e", "validation", 1)
         }
-        panel(margin, "accuracy", h.epochs.map(\.accuracy), h.epochs.map(\.valAccuracy))
-        panel(2 * margin + panelW, "loss", h.epochs.map(\.loss), h.epochs.map(\.valLoss))
+        panel(margin, "accuracy", h.epochs.map(\.accuracy), h.epochs.map(\.valAccuracy), logWhenWide: false)
+        panel(2 * margin + panelW, "loss", h.epochs.map(\.loss), h.epochs.map(\.valLoss), logWhenWide: true)
         return out + "</svg>\n"
     }
 
+    /// Text for XML and HTML, in elements and in attribute values.
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// Reads `csv`'s output back (the first six columns; a `weights` column is ignored).
+    public static func history(csv: String, source: String) throws -> TrainingHistory {
+        var h = TrainingHistory()
+        let lines = csv.split(separator: "\n", omittingEmptySubsequences: true)
+        guard let header = lines.first, header.hasPrefix("epoch,loss,accuracy,val_loss,val_accuracy,seconds") else {
+            throw ProvenanceError(source: source, reason: "not a history written by headstart (its header is not epoch,loss,accuracy,val_loss,val_accuracy,seconds)")
+        }
+        for (n, line) in lines.dropFirst().enumerated() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 6, let epoch = Int(f[0]), let loss = Double(f[1]), let accuracy = Double(f[2]),
+                  let seconds = Double(f[5]) else {
+                throw ProvenanceError(source: source, reason: "line \(n + 2) is not an epoch row: \(line)")
+            }
+            h.epochs.append(EpochLog(epoch: epoch, loss: loss, accuracy: accuracy, valLoss: Double(f[3]),
+                                     valAccuracy: Double(f[4]), seconds: seconds))
+        }
+        return h
     }
 }

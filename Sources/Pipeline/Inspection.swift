@@ -109,6 +109,10 @@ public struct DiskUse: Codable, Equatable, Sendable {
 public struct CacheOverview: Codable, Equatable, Sendable {
     public var cache: String
     public var fingerprint: FingerprintView
+    /// Where the weights came from (`WeightsOrigin.recorded`: "keras-imagenet", "seeded seed=S generator=V",
+    /// "other", "unrecorded"), and for anything but Keras's ImageNet file the warning in words.
+    public var weightsOrigin: String
+    public var weightsWarning: String?
     /// The dataset folder the cache was last extracted from ("" when not recorded).
     public var dataset: String
     public var classes: [String]
@@ -276,8 +280,10 @@ public enum Inspection {
         let data = size("data.mdb"), lock = size("lock.mdb")
         let disk = DiskUse(dataBytes: data, lockBytes: lock, totalBytes: data + lock, mapSize: map.mapSize,
                            mapUsedBytes: map.usedBytes, mapFraction: map.mapSize > 0 ? Double(data) / Double(map.mapSize) : 0)
+        let origin = WeightsOrigin(recorded: try cache.weightsOrigin())
         return CacheOverview(
-            cache: cache.path, fingerprint: FingerprintView(cache.fingerprint), dataset: try cache.datasetRoot() ?? "",
+            cache: cache.path, fingerprint: FingerprintView(cache.fingerprint),
+            weightsOrigin: origin.recorded, weightsWarning: origin.warning, dataset: try cache.datasetRoot() ?? "",
             classes: classes, splits: splits,
             images: counts.entries, records: records, errors: counts.errors, disk: disk,
             created: times.created, updated: times.updated)

@@ -50,8 +50,10 @@ public struct PipelineDefinition: Codable, Equatable {
         public var seed: UInt64?
         public var shuffle: Bool?
         public var earlyStop: Int?
+        /// A folder for TensorBoard event files (`train --tensorboard`).
+        public var tensorboard: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case epochs, batch, lr, hidden, dropout, seed, shuffle
+            case epochs, batch, lr, hidden, dropout, seed, shuffle, tensorboard
             case earlyStop = "early_stop"
         }
     }

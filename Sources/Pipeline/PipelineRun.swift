@@ -7,7 +7,8 @@ import Store
 
 /// `headstart run PIPELINE.yaml`: what is missing is fetched (or, for a demo, generated), then extract
 /// (incremental) → train → evaluate, everything written into the pipeline's output folder:
-/// `head.h5`, `history.csv`, `curves.svg`, `evaluation.json`, `evaluation.txt`.
+/// `head.h5`, `history.csv`, `curves.svg`, `evaluation.json`, `report.html` (and TensorBoard events where the
+/// pipeline's `train: tensorboard:` names a folder).
 public enum PipelineRun {
     /// What the caller shows: stage names, progress, summaries.
     public struct Events {
@@ -15,6 +16,8 @@ public enum PipelineRun {
         public var extractProgress: (ExtractionProgress) -> Void = { _ in }
         public var epoch: (EpochLog, Int) -> Void = { _, _ in }
         public var download: (Int64, Int64?) -> Void = { _, _ in }
+        /// The base weights are loaded: their file name and where they come from (said before anything runs).
+        public var weights: (String, WeightsOrigin) -> Void = { _, _ in }
         public init() {}
     }
 
@@ -23,6 +26,7 @@ public enum PipelineRun {
         public var extraction: ExtractionSummary
         public var training: HeadTrainingResult
         public var evaluation: HeadEvaluationReport?
+        public var weightsOrigin: WeightsOrigin
         public var outputs: [String]
     }
 
@@ -42,7 +46,6 @@ public enum PipelineRun {
         let dataset = try need(p.dataset, "dataset"), weightsPath = try need(p.weights, "weights")
         let cachePath = try need(p.cache, "cache"), output = try need(p.output, "output")
         let fm = FileManager.default
-        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         let demo = p.demo ?? false
 
         // Weights.
@@ -50,7 +53,7 @@ public enum PipelineRun {
             try fm.createDirectory(atPath: (weightsPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             if demo {
                 events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
-                try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: weightsPath, style: .fixedLength)
+                try SeededWeights.kerasFile(seed: 7).write(to: weightsPath, style: .fixedLength)
             } else if (weightsPath as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
                 let source = Catalogue.inceptionV3NoTopWeights(environment: ProcessInfo.processInfo.environment)
                 events.stage("fetching \(source.filename) from \(source.url.host ?? source.url.absoluteString)")
@@ -87,12 +90,15 @@ public enum PipelineRun {
         // Extract.
         events.stage("extract: \(dataset) → \(cachePath)")
         let settings = try p.extractionSettings(source: source)
-        let weights = try BaseWeights.load(path: weightsPath, cut: settings.layer)
+        let (weights, origin) = try BaseWeights.loadClassified(path: weightsPath, cut: settings.layer)
+        events.weights(weights.sourceName, origin)
         let extractor = try FeatureExtractor(weights: weights, settings: settings)
-        let job = try p.extractionJob(source: source)
+        var job = try p.extractionJob(source: source)
+        job.weightsOrigin = origin
         let extraction = try Extraction.run(job, extractor: extractor, weights: weights, progress: events.extractProgress)
 
-        // Train.
+        // Train. The output folder is made only now, so a run that could not start leaves none behind.
+        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         let t = p.train
         let headPath = (output as NSString).appendingPathComponent("head.h5")
         var train = HeadTrainingJob(cache: cachePath, out: headPath)
@@ -103,12 +109,13 @@ public enum PipelineRun {
         if job.views > 0 { train.augment = .views }
         train.dropout = Float(t?.dropout ?? 0)
         train.initSeed = t?.seed ?? 0
+        train.tensorboard = t?.tensorboard
         events.stage("train: \(epochs) epochs → \(headPath)")
         let training = try HeadTraining.run(train) { events.epoch($0, epochs) }
-        let label = demo ? " (DEMO: seeded weights, generated images)" : ""
+        let label = demo ? " (DEMO: seeded weights, generated images)" : origin.warning.map { " (\($0))" } ?? ""
         let history = (output as NSString).appendingPathComponent("history.csv")
         let curves = (output as NSString).appendingPathComponent("curves.svg")
-        try AtomicFile.write(Data(TrainingReport.csv(training.history).utf8), to: history)
+        try AtomicFile.write(Data(TrainingReport.csv(training.history, weights: origin, demo: demo).utf8), to: history)
         try AtomicFile.write(Data(TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)").utf8),
                              to: curves)
         var outputs = [headPath, history, curves]
@@ -117,13 +124,20 @@ public enum PipelineRun {
         var evaluation: HeadEvaluationReport? = nil
         if training.validationCount > 0 {
             events.stage("evaluate: validation split")
-            let report = try HeadEvaluation.run(cache: cachePath, head: headPath)
+            var report = try HeadEvaluation.run(cache: cachePath, head: headPath)
+            if demo { report.demo = demoNote }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let json = (output as NSString).appendingPathComponent("evaluation.json")
             try AtomicFile.write(enc.encode(report), to: json)
             outputs.append(json)
             evaluation = report
+        }
+        if let evaluation {
+            let report = (output as NSString).appendingPathComponent("report.html")
+            try HTMLReport.write(cache: cachePath, head: headPath, history: training.history,
+                                 title: "\(p.name ?? "pipeline")\(label)", demo: demo, evaluation: evaluation, to: report)
+            outputs.append(report)
         }
         if demo {
             let note = (output as NSString).appendingPathComponent("DEMO.txt")
@@ -136,6 +150,10 @@ public enum PipelineRun {
             """.write(toFile: note, atomically: true, encoding: .utf8)
             outputs.append(note)
         }
-        return Outcome(definition: p, extraction: extraction, training: training, evaluation: evaluation, outputs: outputs)
+        return Outcome(definition: p, extraction: extraction, training: training, evaluation: evaluation,
+                       weightsOrigin: origin, outputs: outputs)
     }
+
+    /// What a demo's report says of itself.
+    public static let demoNote = "DEMO: seeded weights (not trained) and generated images; these numbers say nothing about the real recipe"
 }

@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import HeadTrain
 import KerasH5
@@ -192,7 +193,7 @@ public enum Sweep {
                                 valAcc: best.valAccuracy, loss: best.loss, acc: best.accuracy,
                                 seconds: history.epochs.reduce(0) { $0 + $1.seconds },
                                 history: history.epochs.map(SweepResult.EpochRecord.init))
-            try writeResult(r, out: job.out)
+            try writeResult(r, out: job.out, weights: provenance.weightsOrigin)
             try? FileManager.default.removeItem(atPath: "\(configDirectory(job.out, c.id))/\(stateName)")
             results[c.id] = r
             live[c.id] = nil
@@ -320,10 +321,10 @@ public enum Sweep {
     }
 
     /// A finished config's `configs/<id>/history.csv` and `result.json` (what a rerun resumes from).
-    static func writeResult(_ r: SweepResult, out: String) throws {
+    static func writeResult(_ r: SweepResult, out: String, weights: WeightsOrigin) throws {
         let dir = configDirectory(out, r.id)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try AtomicFile.write(Data(TrainingReport.csv(r.trainingHistory).utf8), to: "\(dir)/\(historyName)")
+        try AtomicFile.write(Data(TrainingReport.csv(r.trainingHistory, weights: weights).utf8), to: "\(dir)/\(historyName)")
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(enc.encode(r), to: "\(dir)/\(resultName)")
@@ -434,7 +435,7 @@ struct Incumbent {
         key = k; id = c.id; epoch = log.epoch; config = c; self.log = log
         // Reuse the held copy's memory when the shapes agree (no fresh pages to fault in).
         if let held = self.head, held.config == head.config {
-            head.withParameters { src in held.withParameters { $0.update(from: src) } }
+            head.withParameters { src in held.withParameters { dst in _ = dst.update(from: src) } }
         } else {
             self.head = head.copy()
         }

@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import KerasH5
 
@@ -32,12 +33,16 @@ public enum SweepMerge {
         guard let metric = SweepMetric(rawValue: first.metric) else {
             throw SweepMergeError("\(sweeps[0].dir)/sweep.json: unknown metric \(first.metric)")
         }
-        var results = [String: SweepResult]()
-        for s in sweeps { for r in s.json.results where results[r.id] == nil { results[r.id] = r } }
+        var results = [String: SweepResult](), shardOf = [String: String]()
+        for s in sweeps {
+            for r in s.json.results where results[r.id] == nil { results[r.id] = r; shardOf[r.id] = s.dir }
+        }
         let ranked = Sweep.rank(Array(results.values), by: metric)
 
         try FileManager.default.createDirectory(atPath: "\(out)/configs", withIntermediateDirectories: true)
-        for r in ranked { try Sweep.writeResult(r, out: out) }
+        for r in ranked {
+            try Sweep.writeResult(r, out: out, weights: recordedWeights(Sweep.configDirectory(shardOf[r.id]!, r.id)))
+        }
         try copyBestHead(sweeps.map(\.dir), identity: first.cacheIdentity, schedule: first.schedule, leader: ranked.first?.id, out: out)
 
         var outcome = SweepOutcome(ranked: ranked, trainedCount: sweeps.reduce(0) { $0 + $1.json.trained },
@@ -46,6 +51,18 @@ public enum SweepMerge {
         outcome.cacheIdentity = first.cacheIdentity ?? ""
         try Sweep.writeReports(outcome, out: out, metric: metric, schedule: first.schedule, plotTop: plotTop)
         return (outcome, metric)
+    }
+
+    /// The weights origin a shard's config history records (its last column), `unrecorded` when it has none.
+    static func recordedWeights(_ configDirectory: String) -> WeightsOrigin {
+        guard let data = FileManager.default.contents(atPath: "\(configDirectory)/\(Sweep.historyName)"),
+              let text = String(data: data, encoding: .utf8) else { return .unrecorded }
+        let lines = text.split(separator: "\n")
+        guard lines.count > 1, lines[0].hasSuffix(",weights"), let last = lines[1].split(separator: ",").last else {
+            return .unrecorded
+        }
+        let word = String(last)
+        return WeightsOrigin(recorded: word.hasPrefix("DEMO ") ? String(word.dropFirst(5)) : word)
     }
 
     /// The same metric, schedule and cache in every sweep; one shard count; each shard once, none missing.

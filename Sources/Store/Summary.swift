@@ -72,13 +72,23 @@ extension FeatureCache {
     /// meta "dataset": the dataset folder the cache was last extracted from (absolute path), or nil if never set.
     /// For tools that need the images again (`inspect --heatmap`); deliberately not in the fingerprint, since the
     /// same features may come from a copy of the dataset anywhere.
-    public func datasetRoot() throws -> String? {
+    public func datasetRoot() throws -> String? { try metaString("dataset") }
+
+    public func setDatasetRoot(_ path: String) throws { try setMetaString("dataset", path) }
+
+    /// meta "weights_origin": where the extractor said the weights came from, in its own words (the cache keeps it
+    /// as given and compares nothing: the weights' SHA-256 in the fingerprint is what identifies them), or nil.
+    public func weightsOrigin() throws -> String? { try metaString("weights_origin") }
+
+    public func setWeightsOrigin(_ origin: String) throws { try setMetaString("weights_origin", origin) }
+
+    private func metaString(_ key: String) throws -> String? {
         try lmdb.read { txn in
-            try lmdb.get(txn, "meta", Array("dataset".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } }
+            try lmdb.get(txn, "meta", Array(key.utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } }
         }
     }
 
-    public func setDatasetRoot(_ path: String) throws {
-        try lmdb.write { txn in try lmdb.put(txn, "meta", Array("dataset".utf8), Array(path.utf8)) }
+    private func setMetaString(_ key: String, _ value: String) throws {
+        _ = try lmdb.write { txn in try lmdb.put(txn, "meta", Array(key.utf8), Array(value.utf8)) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Extract
 import Foundation
 import Pipeline
 import Store
@@ -48,9 +49,12 @@ struct EvaluateCommand: ParsableCommand {
         }
         lines.append("\(r.misclassified.count) misclassified" + (r.misclassified.isEmpty ? "" : ":"))
         for m in r.misclassified {
-            let probs = m.probabilities.map { String(format: "%.6g", $0) }.joined(separator: ", ")
-            lines.append("  \(m.path): \(m.label) predicted \(m.predicted) (p = \(probs))")
+            let probs = zip(m.probabilityClasses, m.probabilities).map { "P(\($0)) = \(String(format: "%.6g", $1))" }
+            lines.append("  \(m.path): \(m.label) predicted \(m.predicted) (\(probs.joined(separator: ", ")))")
         }
+        lines.append("weights: \(WeightsOrigin(recorded: r.weightsOrigin))")
+        if let w = r.weightsWarning { lines.append("WARNING: \(w)") }
+        if let d = r.demo { lines.append(d) }
         return lines.joined(separator: "\n")
     }
 }

@@ -14,6 +14,12 @@ struct Shard: ExpressibleByArgument {
     }
 }
 
+/// `extract --strict` when files were skipped: the run finished, but the caller asked for every file.
+struct StrictExtractionError: Error, CustomStringConvertible {
+    var skipped: Int
+    var description: String { "--strict: \(skipped) file(s) were skipped (listed above); everything else is in the cache" }
+}
+
 struct ExtractCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract",
@@ -68,6 +74,9 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Delete the cache's contents and start over (needed when the settings or weights changed).")
     var rebuild = false
 
+    @Flag(help: "Exit with a failure status when any file was skipped (the cache still keeps everything that was extracted).")
+    var strict = false
+
     @Flag(help: "Index files with the same content under different classes, each with its own label (as Keras would train on them). Without it they are reported as conflicts and kept out.")
     var allowLabelConflicts = false
 
@@ -98,7 +107,7 @@ struct ExtractCommand: ParsableCommand {
             throw ValidationError("Give the cache folder with --cache.")
         }
         let settings = try network.settings(pipeline, source: dataset)
-        let weights = try BaseWeights.load(path: try network.weightsPath(pipeline), cut: settings.layer)
+        let (weights, origin) = try BaseWeights.loadClassified(path: try network.weightsPath(pipeline), cut: settings.layer)
         let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
         // The pipeline file's job (or a plain one), then every option given here.
         var job = try pipeline?.extractionJob(source: dataset, cache: cachePath)
@@ -116,10 +125,15 @@ struct ExtractCommand: ParsableCommand {
         job.rebuild = rebuild
         if rehash { job.rehash = true }
         if allowLabelConflicts { job.allowLabelConflicts = true }
+        job.weightsOrigin = origin
 
         let reporter = ProgressReporter("extract")
         let s = try Extraction.run(job, extractor: extractor, weights: weights) { reporter.update($0, views: job.views > 0) }
         print(render(s, cache: cachePath, dtype: job.dtype, kernels: extractor.network.kernelDescription))
+        print(weightsLines(origin, name: weights.sourceName).joined(separator: "\n"))
+        if strict && !s.failed.isEmpty {
+            throw StrictExtractionError(skipped: s.failed.count)
+        }
     }
 
     func render(_ s: ExtractionSummary, cache: String, dtype: FeatureDType, kernels: String) -> String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Numerics
 
 @main
@@ -21,6 +22,7 @@ struct Headstart: ParsableCommand {
             TrainCommand.self,
             SweepCommand.self,
             EvaluateCommand.self,
+            ReportCommand.self,
             PredictCommand.self,
             InspectCommand.self,
             ExportCommand.self,
@@ -34,6 +36,10 @@ struct Headstart: ParsableCommand {
 
     /// OpenBLAS (the head's GEMMs) chooses its kernels by CPU features before anything runs; see `OpenBLASCore`.
     static func main() {
+        // Standard output goes out line by line even into a file or a pipe (where C would buffer it in blocks):
+        // progress and warnings go to standard error unbuffered, so a log of both (`> log 2>&1`) reads in the
+        // order things happened.
+        setvbuf(stdout, nil, _IOLBF, 0)
         OpenBLASCore.adoptFeatureChoice()
         main(nil)
     }

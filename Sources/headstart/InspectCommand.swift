@@ -115,6 +115,8 @@ struct InspectCommand: ParsableCommand {
         let f = v.fingerprint
         var lines = ["cache \(v.cache)"]
         lines.append("  weights       \(f.weightsName)  sha256 \(f.weightsSHA256)")
+        lines.append("  origin        \(WeightsOrigin(recorded: v.weightsOrigin))")
+        if let w = v.weightsWarning { lines.append("WARNING: \(w)") }
         lines.append("  layer         \(f.layer), input \(f.inputSize.map(String.init).joined(separator: "×")), resize \(f.resize), preprocess \(f.preprocess)")
         lines.append("  features      \(f.dtype) (\(f.featureShape.map(String.init).joined(separator: ", "))), format version \(f.formatVersion)")
         lines.append("  augmentation  \(f.augmentation)")

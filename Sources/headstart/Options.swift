@@ -86,3 +86,9 @@ struct DamageOptions: ParsableArguments {
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
+
+/// How every command shows where the base weights came from: one line, and for anything but Keras's ImageNet file
+/// a warning in words, on standard output beside the results it qualifies.
+func weightsLines(_ origin: WeightsOrigin, name: String) -> [String] {
+    ["weights: \(name): \(origin)"] + (origin.warning.map { ["WARNING: \($0)"] } ?? [])
+}

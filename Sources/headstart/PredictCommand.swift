@@ -1,4 +1,5 @@
 import ArgumentParser
+import Extract
 import Foundation
 import Pipeline
 
@@ -50,6 +51,8 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let trained = try TrainedHead.load(path: head)
+        // The head records the origin of the weights it was trained on; --weights must be that very file (checked).
+        if !json, let warning = trained.provenance.weightsOrigin.warning { warn("WARNING: \(warning)") }
         let paths = try Predictor.imagePaths(images)
         let predictor = try Predictor(trained: trained, weightsPath: weights, batchSize: batch,
                                       threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
@@ -96,6 +99,9 @@ struct PredictCommand: ParsableCommand {
         var head: String
         var weights: String
         var weights_sha256: String
+        /// `WeightsOrigin.recorded`, and for anything but Keras's ImageNet file the warning in words.
+        var weights_origin: String
+        var weights_warning: String?
         var classes: [String]
         var settings: Settings
         var predictions: [Prediction]
@@ -107,6 +113,7 @@ struct PredictCommand: ParsableCommand {
         let s = trained.provenance.settings
         let doc = Document(
             head: trained.path, weights: weights, weights_sha256: trained.provenance.weightsSHA256,
+            weights_origin: trained.provenance.weightsOrigin.recorded, weights_warning: trained.provenance.weightsOrigin.warning,
             classes: trained.provenance.classNames,
             settings: .init(layer: s.layer.rawValue, size: s.size, resize: s.resize.rawValue, preprocess: s.preprocess.rawValue),
             predictions: predictions.map {

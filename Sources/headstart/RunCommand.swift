@@ -9,7 +9,9 @@ struct RunCommand: ParsableCommand {
         discussion: """
         PIPELINE is a pipelines/*.yaml file. Missing weights (the notop .h5) and a missing Horses-or-Humans \
         folder are downloaded and verified first. Extraction is incremental (only new or changed images run \
-        through the network). The output folder receives head.h5, history.csv, curves.svg and evaluation.json.
+        through the network). The output folder receives head.h5, history.csv, curves.svg, evaluation.json and \
+        report.html (the HTML report of `headstart report`). A pipeline's `train: tensorboard: DIR` also writes \
+        TensorBoard event files, as `train --tensorboard`.
 
         Without a network, when something must be downloaded, run says so and runs the offline demo \
         (pipelines/demo.yaml: seeded weights, generated images, every output labelled as a demo) unless \
@@ -51,14 +53,17 @@ struct RunCommand: ParsableCommand {
         events.epoch = { print(TrainCommand.line($0, of: $1)) }
         let bytes = ByteProgress()
         events.download = { bytes.update($0, $1) }
+        events.weights = { name, origin in print(weightsLines(origin, name: name).joined(separator: "\n")) }
         let outcome = try PipelineRun.run(p, source: source, events: events)
         bytes.finish()
         let x = outcome.extraction
-        print(String(format: "extracted %d, reused %d, skipped %d (%.1f s); %d files unchanged by stat (not opened), %d read and hashed",
-                     x.extracted, x.reused, x.failed.count, x.seconds, x.unchangedByStat, x.hashed))
+        let rate = x.seconds > 0 ? Double(x.extracted) / x.seconds : 0
+        print(String(format: "extracted %d, reused %d, skipped %d (%.1f s, %.1f images/s extracted); %d files unchanged by stat (not opened), %d read and hashed",
+                     x.extracted, x.reused, x.failed.count, x.seconds, rate, x.unchangedByStat, x.hashed))
         if let e = outcome.evaluation {
             print(EvaluateCommand.render(e).split(separator: "\n").prefix(while: { !$0.hasSuffix("misclassified:") && !$0.hasSuffix("misclassified") }).joined(separator: "\n"))
         }
+        if let warning = outcome.weightsOrigin.warning { print("WARNING: \(warning)") }
         print("\(demo ? "[DEMO] " : "")outputs: " + outcome.outputs.joined(separator: ", "))
     }
 }

@@ -21,8 +21,7 @@ struct SeededWeightsCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        let units = SeededWeights.generate(seed: seed)
-        try BaseWeights.kerasFile(units: units).write(to: out, style: .fixedLength)
+        try SeededWeights.kerasFile(seed: seed).write(to: out, style: .fixedLength)
         print("wrote \(out): seeded InceptionV3 notop weights (seed \(seed), generator version \(SeededWeights.generatorVersion)); not trained — for tests and demos")
     }
 }

@@ -51,6 +51,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Save the head whenever val_loss improves, so --out ends as the best epoch's head.") var checkpointBest = false
     @Option(help: "Write the per-epoch history as CSV.") var history: String?
     @Option(help: "Write accuracy and loss curves as SVG.") var plot: String?
+    @Option(help: "Write TensorBoard event files into this folder (train/ and validation/, epoch_loss and epoch_accuracy, one point per epoch, as Keras's TensorBoard callback).")
+    var tensorboard: String?
 
     enum AugmentMode: String, ExpressibleByArgument { case none, views, live }
     @Option(help: ArgumentHelp("Augmentation of the training images: none, views (cached views), live (re-extraction).", valueName: "none|views|live"))
@@ -103,6 +105,7 @@ struct TrainCommand: ParsableCommand {
         job.initial = `init`
         job.checkpointBest = checkpointBest
         job.damagePolicy = damage.policy
+        job.tensorboard = tensorboard
         switch augment {
         case .none: break
         case .views: job.augment = .views
@@ -126,9 +129,10 @@ struct TrainCommand: ParsableCommand {
                          l.freshSamples, l.prepareSeconds, l.networkSeconds, l.waitSeconds, l.producerWaitSeconds))
         })
         DamageOptions.report(result.damaged)
-        if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history).utf8), to: history) }
+        if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history, weights: result.provenance.weightsOrigin).utf8), to: history) }
         if let plot {
-            let title = "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation"
+            let warning = result.provenance.weightsOrigin.warning.map { " (\($0))" } ?? ""
+            let title = "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation\(warning)"
             try AtomicFile.write(Data(TrainingReport.svg(result.history, title: title).utf8), to: plot)
         }
         let total = result.history.epochs.reduce(0) { $0 + $1.seconds }
@@ -145,6 +149,7 @@ struct TrainCommand: ParsableCommand {
         }
         if checkpointBest, let best = result.history.bestEpoch { summary += " — the head of epoch \(best)" }
         print(summary)
+        print(weightsLines(result.provenance.weightsOrigin, name: result.provenance.weightsName).joined(separator: "\n"))
     }
 
     /// Keras-style epoch line.

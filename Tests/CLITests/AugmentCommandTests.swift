@@ -57,7 +57,7 @@ final class AugmentCommandTests: XCTestCase {
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertTrue(t.stdout.contains("augment views: 50 of 50 training images have cached views (150 views besides the originals)"), t.stdout)
         let other = dir.appendingPathComponent("other.h5").path
-        try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 8)).write(to: other, style: .fixedLength)
+        try SeededWeights.kerasFile(seed: 8).write(to: other, style: .fixedLength)
         let live = try CLI.run(["train", cache, "--out", head, "--epochs", "1", "--augment", "live", "--fresh", "0.5", "--weights", other])
         XCTAssertNotEqual(live.status, 0)
         XCTAssertTrue(live.stderr.contains("SHA-256"), live.stderr)

@@ -68,7 +68,7 @@ final class BadSettingsCommandTests: XCTestCase {
     func testAFailingFeaturesCommandExitsWithItsErrorEveryTime() throws {
         let dir = try CLI.temporaryDirectory()
         let empty = dir.appendingPathComponent("empty.jpg").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         for attempt in 0..<12 {
             let r = try CLI.run(["features", "--weights", weights, "--size", "75", "--threads", "4",
                                  "--out", dir.appendingPathComponent("f.npy").path, empty])

@@ -83,7 +83,7 @@ final class CacheOpeningCommandTests: XCTestCase {
         // What a run killed before its first commit leaves: data.mdb and lock.mdb, no fingerprint.
         let cache = dir.appendingPathComponent("cache").path
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: cache + "/data.mdb", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: cache + "/data.mdb", contents: Data()))
         let inspect = try CLI.run(["inspect", cache])
         assertRefused(inspect, "inspect")
         XCTAssertTrue(inspect.stderr.contains("was never completed: data.mdb is empty (0 bytes)"), inspect.stderr)

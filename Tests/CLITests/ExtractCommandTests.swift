@@ -36,6 +36,42 @@ final class ExtractCommandTests: XCTestCase {
         XCTAssertEqual(try FeatureCache.open(cache).counts().records, 6)
     }
 
+    func testStrictFailsWhenAFileWasSkippedAndKeepsEverythingElse() throws {
+        let dir = try CLI.temporaryDirectory()
+        let d = CLIDataset(dir)
+        _ = d.addJPEGs(classes: ["a", "b"], count: 2)
+        d.write("a/broken.jpg", Array("not a JPEG".utf8))
+        let cache = dir.appendingPathComponent("cache").path
+        let plain = try extract(d, cache: cache, ["--size", "75"])
+        XCTAssertEqual(plain.status, 0, "without --strict a skipped file is reported, not a failure: \(plain.stderr)")
+        XCTAssertTrue(plain.stdout.contains("skipped 1 file(s):"), plain.stdout)
+
+        let strict = try extract(d, cache: cache, ["--size", "75", "--strict"])
+        XCTAssertNotEqual(strict.status, 0)
+        XCTAssertTrue(strict.stderr.contains("--strict: 1 file(s) were skipped"), strict.stderr)
+        XCTAssertTrue(strict.stdout.contains("a/broken.jpg"), strict.stdout)
+        XCTAssertEqual(try FeatureCache.open(cache).counts().records, 4)
+    }
+
+    func testStrictSucceedsWhenNothingWasSkipped() throws {
+        let dir = try CLI.temporaryDirectory()
+        let d = CLIDataset(dir)
+        _ = d.addJPEGs(classes: ["a", "b"], count: 1)
+        let r = try extract(d, cache: dir.appendingPathComponent("cache").path, ["--size", "75", "--strict"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    func testTheSummaryNamesTheWeightsAndCallsOutOtherWeights() throws {
+        let dir = try CLI.temporaryDirectory()
+        let d = CLIDataset(dir)
+        _ = d.addJPEGs(classes: ["a", "b"], count: 1)
+        let r = try extract(d, cache: dir.appendingPathComponent("cache").path, ["--size", "75"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The parity fixtures' weights: seeded values written without the seeded writer's stamp.
+        XCTAssertTrue(r.stdout.contains("weights: \(URL(fileURLWithPath: weights).lastPathComponent): other weights"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("WARNING: other weights, not Keras's ImageNet weights"), r.stdout)
+    }
+
     func testAnotherSizeIsRefusedNamingTheFieldAndRebuildStartsOver() throws {
         let dir = try CLI.temporaryDirectory()
         let d = CLIDataset(dir)

@@ -35,7 +35,7 @@ final class FeaturesCommandTests: XCTestCase {
     func testAnUnreadableImageIsAnErrorNamingTheFile() throws {
         let dir = try CLI.temporaryDirectory()
         let empty = dir.appendingPathComponent("empty.jpg").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         let r = try CLI.run(["features", "--weights", Self.weights, "--out", dir.appendingPathComponent("f.npy").path, empty])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains(empty), r.stderr)

@@ -5,7 +5,7 @@ final class HelpTests: XCTestCase {
     func testTheHelpListsEveryCommandWithItsAbstract() throws {
         let r = try CLI.run(["--help"])
         XCTAssertEqual(r.status, 0)
-        let commands = ["run", "extract", "train", "sweep", "evaluate", "predict", "inspect", "export", "export-keras",
+        let commands = ["run", "extract", "train", "sweep", "evaluate", "report", "predict", "inspect", "export", "export-keras",
                         "cache", "features", "fetch", "augment-preview", "seeded-weights"]
         for c in commands {
             XCTAssertNotNil(r.stdout.range(of: "\n  \(c) "), "help lacks `\(c)`:\n\(r.stdout)")

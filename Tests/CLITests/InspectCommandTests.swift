@@ -52,7 +52,9 @@ final class InspectCommandTests: XCTestCase {
         let (root, cache) = try extracted()
         let out = root.deletingLastPathComponent().appendingPathComponent("h.png").path
         let views: [([String], Set<String>)] = [
-            ([], ["cache", "fingerprint", "dataset", "classes", "splits", "images", "records", "errors", "disk", "created", "updated"]),
+            // weightsWarning: the cache's weights are not Keras's ImageNet file (absent for that file).
+            ([], ["cache", "fingerprint", "weightsOrigin", "weightsWarning", "dataset", "classes", "splits", "images", "records",
+                  "errors", "disk", "created", "updated"]),
             (["--verify"], ["cache", "ok", "recordsChecked", "indexEntriesChecked", "errorEntriesChecked", "problems"]),
             (["--errors"], ["cache", "errors"]),
             (["--entry", "train/horses/a.png"], ["cache", "path", "contentKey", "split", "label", "className", "dtype", "shape", "mean",

@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import HeadTrain
 import KerasH5
@@ -57,6 +58,17 @@ final class PredictCommandTests: XCTestCase {
             let s = output[0], cls = s > 0.5 ? "humans" : "horses", prob = s > 0.5 ? s : 1 - s
             XCTAssertEqual(line, "\(p): \(cls) (probability \(String(format: "%.6g", prob)); sigmoid output \(String(format: "%.6g", s)))")
         }
+    }
+
+    func testAHeadOnOtherWeightsIsCalledOutOnStandardErrorAndInTheJSON() throws {
+        // The fixture heads record `other` weights (the parity weights are seeded values without the stamp).
+        try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
+        let text = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), images[0]])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stderr.contains("WARNING: other weights, not Keras's ImageNet weights"), text.stderr)
+        let doc = try json(CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", images[0]]).stdout)
+        XCTAssertEqual(doc["weights_origin"] as? String, "other")
+        XCTAssertEqual(doc["weights_warning"] as? String, WeightsOrigin.other.warning)
     }
 
     func testJSONHasSettingsClassesAndPerImageClassProbabilitiesAndOutput() throws {
@@ -141,7 +153,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testAnUnreadableImageIsReportedWithItsReasonAndTheOthersArePredicted() throws {
         try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
-        FileManager.default.createFile(atPath: path("empty.jpg"), contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path("empty.jpg"), contents: Data()))
         let r = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), images[0], path("empty.jpg"), images[1]])
         XCTAssertEqual(r.status, 1, "non-zero at the end when an image failed")
         let lines = r.stdout.split(separator: "\n")
@@ -161,7 +173,7 @@ final class PredictCommandTests: XCTestCase {
 
     func testSmallBatchesWithAFailureInsideGiveEachImageItsOwnOutput() throws {
         try TrainedHeadFixtures.write(weights: weights, to: path("head.h5"))
-        FileManager.default.createFile(atPath: path("empty.png"), contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path("empty.png"), contents: Data()))
         let list = [images[0], path("empty.png"), images[1], images[2], images[0]]
         let whole = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json"] + list)
         let pairs = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", "--batch", "2"] + list)
@@ -183,8 +195,8 @@ final class PredictCommandTests: XCTestCase {
         try fm.copyItem(atPath: images[0], toPath: root.appendingPathComponent("b/inner/z.png").path)
         try fm.copyItem(atPath: images[1], toPath: root.appendingPathComponent("a.JPG").path)
         try fm.copyItem(atPath: images[2], toPath: root.appendingPathComponent("b/c.png").path)
-        fm.createFile(atPath: root.appendingPathComponent("notes.txt").path, contents: Data("not an image".utf8))
-        fm.createFile(atPath: root.appendingPathComponent("b/._c.png").path, contents: Data([0, 5, 22, 7]))  // macOS fork
+        XCTAssertTrue(fm.createFile(atPath: root.appendingPathComponent("notes.txt").path, contents: Data("not an image".utf8)))
+        XCTAssertTrue(fm.createFile(atPath: root.appendingPathComponent("b/._c.png").path, contents: Data([0, 5, 22, 7])))  // macOS fork
         let r = try CLI.run(["predict", "--weights", weights, "--head", path("head.h5"), "--json", root.path, images[0]])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try outputs(try json(r.stdout)).map(\.path),

@@ -16,12 +16,14 @@ enum TrainedHeadFixtures {
                            settings: ExtractionSettings = ExtractionSettings()) throws -> HeadProvenance {
         HeadProvenance(weightsSHA256: try SHA256Hasher.digest(fileAt: weights).hex,
                        weightsName: URL(fileURLWithPath: weights).lastPathComponent,
-                       settings: settings, classNames: classNames, featureShape: featureShape)
+                       settings: settings, classNames: classNames, featureShape: featureShape,
+                       weightsOrigin: .other)
     }
 
     /// A glorot-initialised head (hidden 32 keeps the file small: 4.8 MB) whose second kernel is scaled so the
     /// logits of the fixture images stay within a few units of 0 — outputs on the sigmoid's slope, where a
     /// parity comparison means something — saved with provenance for `weights`.
+    @discardableResult
     static func write(classes: Int = 2, dropout: Float = 0, hidden: Int = 32, seed: UInt64 = 11, weights: String,
                       classNames: [String]? = nil, to path: String) throws -> Head {
         let head = try Head(config: HeadConfig(featureCount: featureCount, hidden: hidden, classes: classes, dropout: dropout),

@@ -11,6 +11,21 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(rocAUC(scores: [0.1, 0.9], labels: [0, 1]), 1)
     }
 
+    func testTheROCCurveStepsThroughEveryThresholdWithTiesTogetherAndItsAreaIsTheAUC() throws {
+        let scores: [Float] = [0.9, 0.8, 0.4, 0.35, 0.35, 0.1]
+        let labels = [1, 0, 1, 1, 0, 0]
+        let curve = try XCTUnwrap(rocCurve(scores: scores, labels: labels))
+        let expected: [(Double, Double)] = [(0, 0), (0, 1.0 / 3), (1.0 / 3, 1.0 / 3), (1.0 / 3, 2.0 / 3), (2.0 / 3, 1), (1, 1)]
+        XCTAssertEqual(curve.count, expected.count)
+        for (p, e) in zip(curve, expected) {
+            XCTAssertEqual(p.fpr, e.0, accuracy: 1e-12)
+            XCTAssertEqual(p.tpr, e.1, accuracy: 1e-12)
+        }
+        let area = zip(curve, curve.dropFirst()).reduce(0.0) { $0 + ($1.1.fpr - $1.0.fpr) * ($1.1.tpr + $1.0.tpr) / 2 }
+        XCTAssertEqual(area, try XCTUnwrap(rocAUC(scores: scores, labels: labels)), accuracy: 1e-12)
+        XCTAssertNil(rocCurve(scores: [0.1, 0.2], labels: [0, 0]))
+    }
+
     func testEvaluationReportsConfusionPrecisionRecallAndLoss() throws {
         // A head whose output is the first feature times 10 minus 5: probabilities are set by the features.
         let c = HeadConfig(featureCount: 1, hidden: 1, classes: 2)

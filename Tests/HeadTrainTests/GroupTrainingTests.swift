@@ -64,8 +64,8 @@ final class GroupTrainingTests: XCTestCase {
         try first.train(train: train, validation: val, until: 1)
         // Copy weights and optimizer state into a fresh trainer, as a sweep does through a state file.
         let resumed = try trainer(variants[1])
-        first.members[0].head.withParameters { src in resumed.head.withParameters { $0.update(from: src) } }
-        first.members[0].trainer.stepper.withOptimizerState { src in resumed.stepper.withOptimizerState { $0.update(from: src) } }
+        first.members[0].head.withParameters { src in resumed.head.withParameters { dst in _ = dst.update(from: src) } }
+        first.members[0].trainer.stepper.withOptimizerState { src in resumed.stepper.withOptimizerState { dst in _ = dst.update(from: src) } }
         let second = try HeadGroupTrainer(trainers: [resumed], startEpoch: 1)
         second.restore(0, history: first.members[0].history)
         try second.train(train: train, validation: val, until: 3)

@@ -334,7 +334,7 @@ final class LiveAugmentationTests: XCTestCase {
 
     func otherWeightsPath() throws -> String {
         let path = temporaryDirectory(self, "other.h5").path
-        try BaseWeights.kerasFile(units: SeededWeights.generate(seed: 8)).write(to: path, style: .fixedLength)
+        try SeededWeights.kerasFile(seed: 8).write(to: path, style: .fixedLength)
         return path
     }
 }

@@ -16,7 +16,7 @@ final class PredictionTests: XCTestCase {
     func touch(_ relative: String) throws {
         let url = dir.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: url.path, contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: Data([1])))
     }
 
     func testDirectoriesExpandToTheirImagesSortedByCodePointAndFilesStayAsGiven() throws {
@@ -48,7 +48,7 @@ final class PredictionTests: XCTestCase {
     func testAHeadWhoseRecordedClassesDisagreeWithItsOutputsIsRefused() throws {
         let head = try Head(config: HeadConfig(featureCount: 7 * 7 * 768, hidden: 2, classes: 3), seed: 1)
         let provenance = HeadProvenance(weightsSHA256: "ab", weightsName: "w.h5", settings: ExtractionSettings(),
-                                        classNames: ["horses", "humans"], featureShape: [7, 7, 768])
+                                        classNames: ["horses", "humans"], featureShape: [7, 7, 768], weightsOrigin: .other)
         let path = dir.appendingPathComponent("head.h5").path
         try HeadFile.save(head, to: path, metadata: provenance.metadata)
         XCTAssertThrowsError(try TrainedHead.load(path: path)) { error in
@@ -59,7 +59,7 @@ final class PredictionTests: XCTestCase {
     func testAHeadWhoseRecordedFeatureShapeDisagreesWithItsFirstLayerIsRefused() throws {
         let head = try Head(config: HeadConfig(featureCount: 8 * 8 * 768, hidden: 2), seed: 1)
         let provenance = HeadProvenance(weightsSHA256: "ab", weightsName: "w.h5", settings: ExtractionSettings(),
-                                        classNames: ["a", "b"], featureShape: [7, 7, 768])
+                                        classNames: ["a", "b"], featureShape: [7, 7, 768], weightsOrigin: .other)
         let path = dir.appendingPathComponent("head.h5").path
         try HeadFile.save(head, to: path, metadata: provenance.metadata)
         XCTAssertThrowsError(try TrainedHead.load(path: path)) { error in

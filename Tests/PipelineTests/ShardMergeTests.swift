@@ -36,7 +36,8 @@ final class ShardMergeTests: XCTestCase {
     func testFourShardsMergedGiveTheIndexLabelsSplitsAndFeaturesOfOneExtraction() throws {
         let d = dataset()
         let whole = temporaryDirectory(self, "whole")
-        let one = try extract(d, cache: whole)
+        let origin = WeightsOrigin.seeded(seed: 7, generatorVersion: 1)
+        let one = try extract(d, cache: whole) { $0.weightsOrigin = origin }
         XCTAssertEqual(one.splitCollisions.count, 1)
         XCTAssertEqual(one.labelConflicts.count, 1)
 
@@ -44,7 +45,7 @@ final class ShardMergeTests: XCTestCase {
         var opened = 0
         for i in 0..<4 {
             let cache = temporaryDirectory(self, "shard-\(i)")
-            let s = try extract(d, cache: cache) { $0.shard = (i, 4) }
+            let s = try extract(d, cache: cache) { $0.shard = (i, 4); $0.weightsOrigin = origin }
             XCTAssertGreaterThan(s.hashed, 0, "shard \(i) got files")
             XCTAssertEqual(s.hashed + s.otherShards, one.considered, "shard \(i): every file is its own or another's")
             XCTAssertEqual(s.splitCollisions.count + s.labelConflicts.count, 0, "no shard sees both twins")
@@ -71,6 +72,7 @@ final class ShardMergeTests: XCTestCase {
         }
         XCTAssertEqual(try c.datasetRoot(), d.root.standardizedFileURL.path)
         XCTAssertEqual(m.dataset, d.root.standardizedFileURL.path)
+        XCTAssertEqual(try c.weightsOrigin(), origin.recorded, "the merged cache keeps the weights' origin")
         XCTAssertEqual(try c.verify(), [])
     }
 

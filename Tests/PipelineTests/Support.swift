@@ -30,7 +30,7 @@ func temporaryDirectory(_ test: XCTestCase, _ name: String = "tmp") -> URL {
 /// different features (generating them takes a few seconds).
 let seededWeights: InceptionV3Weights = {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("headstart-pipeline-seeded-\(getpid()).h5").path
-    try! BaseWeights.kerasFile(units: SeededWeights.generate(seed: 7)).write(to: path, style: .fixedLength)
+    try! SeededWeights.kerasFile(seed: 7).write(to: path, style: .fixedLength)
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try! BaseWeights.load(path: path, cut: .mixed7)
 }()
@@ -138,4 +138,20 @@ extension FeatureCache {
     func errorReasons() throws -> [String: String] {
         Dictionary(uniqueKeysWithValues: try errorEntries().map { ($0.path, $0.reason) })
     }
+}
+
+/// Runs a program to completion with standard error discarded (and TensorFlow's start-up logging off); its exit
+/// status and standard output.
+func runQuietly(_ program: URL, _ arguments: [String]) throws -> (status: Int32, stdout: Data) {
+    let p = Process()
+    p.executableURL = program
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(["TF_CPP_MIN_LOG_LEVEL": "3"]) { $1 }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, data)
 }

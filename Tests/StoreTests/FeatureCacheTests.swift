@@ -213,7 +213,7 @@ final class VerifyTests: XCTestCase {
     }
 
     func putRaw(_ cache: FeatureCache, _ key: ContentKey, _ bytes: [UInt8]) throws {
-        try cache.lmdb.write { txn in try cache.lmdb.put(txn, "records", Layout.recordKey(key, view: 0), bytes) }
+        _ = try cache.lmdb.write { txn in try cache.lmdb.put(txn, "records", Layout.recordKey(key, view: 0), bytes) }
     }
 
     func testASoundCacheVerifiesClean() throws {

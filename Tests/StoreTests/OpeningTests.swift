@@ -16,7 +16,7 @@ final class OpeningTests: XCTestCase {
     }
 
     func putMeta(_ cache: FeatureCache, _ key: String, _ value: [UInt8]) throws {
-        try cache.lmdb.write { txn in try cache.lmdb.put(txn, "meta", Array(key.utf8), value) }
+        _ = try cache.lmdb.write { txn in try cache.lmdb.put(txn, "meta", Array(key.utf8), value) }
     }
 
     func storeError(_ body: () throws -> Any) -> StoreError? {
@@ -32,7 +32,7 @@ final class OpeningTests: XCTestCase {
         var raw = Layout.magic + [1, 0, FeatureDType.f16.code, 3, 0, 0, 0, 0]
         for _ in 0..<3 { raw += [0xFF, 0xFF, 0xFF, 0xFF] }
         raw += [UInt8](repeating: 0, count: 48)
-        try cache.lmdb.write { txn in try cache.lmdb.put(txn, "records", Layout.recordKey(testKey(1), view: 0), raw) }
+        _ = try cache.lmdb.write { txn in try cache.lmdb.put(txn, "records", Layout.recordKey(testKey(1), view: 0), raw) }
 
         let problems = try cache.verify()
         XCTAssertEqual(problems.map(\.item), ["\(testKey(1))/0"])
@@ -103,7 +103,7 @@ final class OpeningTests: XCTestCase {
     func testAnEmptyDataFileIsIncompleteToAReaderAndFinishedByAWriter() throws {
         let path = temporaryDirectory(self)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path + "/data.mdb", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data.mdb", contents: Data()))
         guard case .incomplete(_, let reason)? = storeError({ try FeatureCache(path: path, fingerprint: nil, readOnly: true) }) else {
             return XCTFail("refused as incomplete")
         }
@@ -216,7 +216,7 @@ final class OpeningTests: XCTestCase {
             }
             for (p, _) in children { try p.run() }
             usleep(300_000)  // both waiting on the start file
-            FileManager.default.createFile(atPath: go, contents: nil)
+            XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
             var lines: [String] = []
             for (p, out) in children {
                 let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

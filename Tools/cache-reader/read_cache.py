@@ -68,6 +68,10 @@ def read_image(path, relative_path, view=0):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
+        print("usage: python read_cache.py CACHE_DIR RELATIVE_PATH   (e.g. out/hh-cache train/horses/horse01-0.png)",
+              file=sys.stderr)
+        sys.exit(2)
     fingerprint, classes, entry, features = read_image(sys.argv[1], sys.argv[2])
     entry["key"] = entry["key"].hex()
     print(json.dumps({

@@ -4,6 +4,10 @@
 # Usage: Tools/fetch/embed-manifest.sh ../shared/data/horse-or-human/MANIFEST.sha256
 set -eu
 src=${1:-../shared/data/horse-or-human/MANIFEST.sha256}
+if [ $# -gt 1 ] || [ ! -f "$src" ]; then
+  echo "usage: Tools/fetch/embed-manifest.sh [MANIFEST.sha256]   (default ../shared/data/horse-or-human/MANIFEST.sha256)" >&2
+  exit 2
+fi
 out=Sources/Fetch/HorsesOrHumansManifest.swift
 sum=$(sha256sum "$src" | cut -d' ' -f1)
 {

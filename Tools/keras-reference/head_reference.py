@@ -189,8 +189,12 @@ def load_check(head_path, request_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "load-check":
+    if len(sys.argv) == 4 and sys.argv[1] == "load-check":
         load_check(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1:
+        print("usage: python head_reference.py                       (writes Tests/Fixtures/head)\n"
+              "       python head_reference.py load-check HEAD.h5 REQUEST.json", file=sys.stderr)
+        sys.exit(2)
     else:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         make_fixtures(os.path.join(root, "Tests", "Fixtures", "head"))

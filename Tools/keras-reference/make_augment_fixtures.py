@@ -181,4 +181,7 @@ def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        print("usage: python make_augment_fixtures.py   (no arguments: regenerates its fixtures)", file=sys.stderr)
+        sys.exit(2)
     main()

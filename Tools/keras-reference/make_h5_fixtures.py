@@ -188,4 +188,8 @@ def check(paths):
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--check":
         sys.exit(1 if check(sys.argv[2:]) else 0)
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith("-")):
+        print("usage: python make_h5_fixtures.py [OUT_DIR]\n       python make_h5_fixtures.py --check FILE.h5 ...",
+              file=sys.stderr)
+        sys.exit(2)
     write_fixtures(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT)
