@@ -69,7 +69,7 @@ final class BadSettingsCommandTests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         let empty = dir.appendingPathComponent("empty.jpg").path
         XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
-        for attempt in 0..<12 {
+        for attempt in 0..<6 {
             let r = try CLI.run(["features", "--weights", weights, "--size", "75", "--threads", "4",
                                  "--out", dir.appendingPathComponent("f.npy").path, empty])
             XCTAssertEqual(r.status, 1, "attempt \(attempt): \(r.stderr)")
