@@ -359,34 +359,44 @@ static void FN(gemm_rows)(const float *a, long lda, const float *packed, int k, 
 #include "winograd_transforms.h"  // undefines the W* parameters
 
 /// Transforms the input of tiles t0 ..< t0 + nt: V[pt][i][c] = (Bᵀ d_i B)[pt] for every channel.
-static void winograd_input(const hs_winograd_desc *d, int m, long t0, int nt, float *V, int T) {
+/// Where tile t lies: its image and the output row and column of its top-left corner (tiles m × m, row-major
+/// over each image's output).
+typedef struct { long img; int oy0, ox0; } tilepos;
+
+static inline tilepos tile_position(const hs_winograd_desc *d, int m, long t) {
     const int tiles_x = (d->ow + m - 1) / m, tiles_y = (d->oh + m - 1) / m;
     const long per_image = (long)tiles_x * tiles_y;
+    tilepos p;
+    p.img = t / per_image;
+    const long rem = t - p.img * per_image;
+    const int ty = (int)(rem / tiles_x);
+    p.oy0 = ty * m;
+    p.ox0 = (int)(rem - (long)ty * tiles_x) * m;
+    return p;
+}
+
+static void winograd_input(const hs_winograd_desc *d, int m, long t0, int nt, float *V, int T) {
     const size_t pts = (size_t)T * d->cin;
     for (int i = 0; i < nt; i++) {
-        const long t = t0 + i, img = t / per_image, rem = t - img * per_image;
-        const int ty = (int)(rem / tiles_x), tx = (int)(rem - (long)ty * tiles_x);
-        const int iy0 = ty * m - d->pad_top, ix0 = tx * m - d->pad_left;
+        const tilepos p = tile_position(d, m, t0 + i);
+        const int iy0 = p.oy0 - d->pad_top, ix0 = p.ox0 - d->pad_left;
         float *dst = V + (size_t)i * d->cin;
         int c = 0;
-        for (; c + VL <= d->cin; c += VL) input_tile_v(d, img, iy0, ix0, c, dst + c, pts);
-        for (; c < d->cin; c++) input_tile_s(d, img, iy0, ix0, c, dst + c, pts);
+        for (; c + VL <= d->cin; c += VL) input_tile_v(d, p.img, iy0, ix0, c, dst + c, pts);
+        for (; c < d->cin; c++) input_tile_s(d, p.img, iy0, ix0, c, dst + c, pts);
     }
 }
 
 /// Output transform of tiles t0 ..< t0 + nt for channels [c0, c1): y = Aᵀ M A, + bias, ReLU, stored where the
 /// tile lies inside the output.
 static void winograd_output(const hs_winograd_desc *d, int m, long t0, int nt, const float *M, int T, int c0, int c1) {
-    const int tiles_x = (d->ow + m - 1) / m, tiles_y = (d->oh + m - 1) / m;
-    const long per_image = (long)tiles_x * tiles_y;
     const size_t pts = (size_t)T * d->n;
     for (int i = 0; i < nt; i++) {
-        const long t = t0 + i, img = t / per_image, rem = t - img * per_image;
-        const int ty = (int)(rem / tiles_x), tx = (int)(rem - (long)ty * tiles_x);
+        const tilepos p = tile_position(d, m, t0 + i);
         const float *src = M + (size_t)i * d->n;
         int c = c0;
-        for (; c + VL <= c1; c += VL) output_tile_v(d, m, img, ty * m, tx * m, c, src + c, pts);
-        for (; c < c1; c++) output_tile_s(d, m, img, ty * m, tx * m, c, src + c, pts);
+        for (; c + VL <= c1; c += VL) output_tile_v(d, m, p.img, p.oy0, p.ox0, c, src + c, pts);
+        for (; c < c1; c++) output_tile_s(d, m, p.img, p.oy0, p.ox0, c, src + c, pts);
     }
 }
 

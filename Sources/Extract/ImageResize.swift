@@ -149,31 +149,36 @@ public enum ImageResize {
         return current
     }
 
+    /// One output pixel of a pass: dst[d ..< d + 3] = clip8(2^21 + Σ_t src[first + t·step + channel] · w[k + t])
+    /// for t < count, the three channels summed apart, in Pillow's integer arithmetic.
+    @inline(__always)
+    static func resamplePixel(_ src: UnsafeBufferPointer<UInt8>, first: Int, step: Int, count: Int,
+                              _ w: UnsafeBufferPointer<Int32>, _ k: Int, _ dst: UnsafeMutableBufferPointer<UInt8>, _ d: Int) {
+        let half = Int32(1) << Int32(precisionBits - 1)
+        var s0 = half, s1 = half, s2 = half
+        for t in 0..<count {
+            let p = first + t * step, wt = w[k + t]
+            s0 &+= Int32(src[p]) &* wt
+            s1 &+= Int32(src[p + 1]) &* wt
+            s2 &+= Int32(src[p + 2]) &* wt
+        }
+        dst[d] = clip8(s0); dst[d + 1] = clip8(s1); dst[d + 2] = clip8(s2)
+    }
+
     /// Resamples every row of `image` to `width` columns: out[y][x] = clip8(2^21 + sum_k in[y][xmin + k] * w[x][k]).
     /// (Pillow's horizontal-first path restricts this to the rows the vertical pass reads; computing all rows
     /// gives the same values for those rows.)
     static func horizontalPass(_ image: RGBImage, width: Int) -> RGBImage {
         let taps = bilinearTaps(inSize: image.width, outSize: width)
         let rows = image.height
-        let half = Int32(1) << Int32(precisionBits - 1)
         var out = [UInt8](repeating: 0, count: width * rows * 3)
         image.pixels.withUnsafeBufferPointer { src in
             taps.weights.withUnsafeBufferPointer { kk in
                 out.withUnsafeMutableBufferPointer { dst in
                     for yy in 0..<rows {
-                        let srcRow = yy * image.width * 3
                         for xx in 0..<width {
-                            let xmin = taps.bounds[2 * xx], count = taps.bounds[2 * xx + 1]
-                            let k = xx * taps.ksize
-                            var s0 = half, s1 = half, s2 = half
-                            for x in 0..<count {
-                                let p = srcRow + (x + xmin) * 3, w = kk[k + x]
-                                s0 &+= Int32(src[p]) &* w
-                                s1 &+= Int32(src[p + 1]) &* w
-                                s2 &+= Int32(src[p + 2]) &* w
-                            }
-                            let d = (yy * width + xx) * 3
-                            dst[d] = clip8(s0); dst[d + 1] = clip8(s1); dst[d + 2] = clip8(s2)
+                            resamplePixel(src, first: (yy * image.width + taps.bounds[2 * xx]) * 3, step: 3,
+                                          count: taps.bounds[2 * xx + 1], kk, xx * taps.ksize, dst, (yy * width + xx) * 3)
                         }
                     }
                 }
@@ -186,24 +191,15 @@ public enum ImageResize {
     static func verticalPass(_ image: RGBImage, height: Int) -> RGBImage {
         let taps = bilinearTaps(inSize: image.height, outSize: height)
         let w = image.width
-        let half = Int32(1) << Int32(precisionBits - 1)
         var out = [UInt8](repeating: 0, count: w * height * 3)
         image.pixels.withUnsafeBufferPointer { src in
             taps.weights.withUnsafeBufferPointer { kk in
                 out.withUnsafeMutableBufferPointer { dst in
                     for yy in 0..<height {
                         let ymin = taps.bounds[2 * yy], count = taps.bounds[2 * yy + 1]
-                        let k = yy * taps.ksize
                         for xx in 0..<w {
-                            var s0 = half, s1 = half, s2 = half
-                            for y in 0..<count {
-                                let p = ((y + ymin) * w + xx) * 3, wt = kk[k + y]
-                                s0 &+= Int32(src[p]) &* wt
-                                s1 &+= Int32(src[p + 1]) &* wt
-                                s2 &+= Int32(src[p + 2]) &* wt
-                            }
-                            let d = (yy * w + xx) * 3
-                            dst[d] = clip8(s0); dst[d + 1] = clip8(s1); dst[d + 2] = clip8(s2)
+                            resamplePixel(src, first: (ymin * w + xx) * 3, step: w * 3, count: count, kk, yy * taps.ksize,
+                                          dst, (yy * w + xx) * 3)
                         }
                     }
                 }
