@@ -156,11 +156,10 @@ public enum Extraction {
                                      rebuild: job.rebuild, adoptAugmentation: true)
         var recipe: AugmentRecipe? = nil
         if job.views > 0 {
-            let recorded = try AugmentRecipe.recorded(in: cache)
-            guard let settings = job.augmentation ?? recorded?.settings else {
+            guard let r = AugmentRecipe.resolve(given: job.augmentation, seed: job.augmentSeed,
+                                                recorded: try AugmentRecipe.recorded(in: cache)) else {
                 throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded")
             }
-            let r = AugmentRecipe(settings: settings, seed: job.augmentSeed ?? recorded?.seed ?? 0)
             try cache.recordAugmentation(r.fingerprintDescription)
             recipe = r
         }
@@ -575,38 +574,5 @@ public enum Extraction {
             return text
         }
         return "\(error)"
-    }
-}
-
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
-/// A flag one thread sets and another polls.
-final class StopFlag {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
-}
-
-/// A bounded blocking queue between two threads.
-final class BlockingQueue<T> {
-    private var items: [T] = []
-    private let capacity: Int
-    private let condition = NSCondition()
-    init(capacity: Int) { self.capacity = capacity }
-    func put(_ x: T) {
-        condition.lock()
-        while items.count >= capacity { condition.wait() }
-        items.append(x)
-        condition.broadcast()
-        condition.unlock()
-    }
-    func take() -> T {
-        condition.lock()
-        while items.isEmpty { condition.wait() }
-        let x = items.removeFirst()
-        condition.broadcast()
-        condition.unlock()
-        return x
     }
 }

@@ -148,9 +148,7 @@ public enum Sweep {
         let screening = try cache.screened(policy: job.damagePolicy)
         let train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
         let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
-        guard train.count > 0 else {
-            throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
-        }
+        guard train.count > 0 else { throw HeadTrainingError.noTrainingRecords(cache: job.cache) }
         let val: FeatureSource? = validation.count > 0 ? validation : nil
         let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
         // Every config's head must fit before any trains (passes are sized from these bytes).
