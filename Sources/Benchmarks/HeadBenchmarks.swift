@@ -33,13 +33,13 @@ func benchStep(batch B: Int) throws {
     let stepNext = bestSeconds(15) { _ = s.trainStep(B: B, rng: &rng, next: B) }
     print(String(format: "step, batch %d, 2 threads, tile 64: forward (training) %.1f ms, step %.1f ms, step with the next batch's forward fused %.1f ms",
                  B, forward * 1e3, step * 1e3, stepNext * 1e3))
-    benchUpdateFloor(F: F, H: H)
+    benchUpdateFloor(F: F, H: H, B: B)
     benchForwardGEMMs(x: s.workspace.x, w1: head.w1, B: B, F: F, H: H)
 }
 
 /// Read+write of two F×H arrays with a trivial update (the fused update's floor) and a read of one, on 2 threads;
-/// RMSprop over w1 and the update's tile GEMMs on one.
-func benchUpdateFloor(F: Int, H: Int) {
+/// RMSprop over w1 and the update's tile GEMMs (at batch B) on one.
+func benchUpdateFloor(F: Int, H: Int, B: Int) {
     let n = F * H
     let a = AlignedFloats(count: n), v = AlignedFloats(count: n)
     let pa = a.pointer, pv = v.pointer
@@ -61,7 +61,6 @@ func benchUpdateFloor(F: Int, H: Int) {
             rmsprop_update(pa + r0 * H, pv + r0 * H, g.pointer, N: 64 * H, lr: 1e-4, rho: 0.9, oneMinusRho: 0.1, eps: 1e-7)
         }
     }
-    let B = 20
     let x = AlignedFloats(count: B * F), dh = AlignedFloats(count: B * H)
     let gemm = bestSeconds(3) {
         for r0 in stride(from: 0, to: F, by: 64) {

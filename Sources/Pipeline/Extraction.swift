@@ -451,61 +451,11 @@ public enum Extraction {
         threads: Int, views: Int, recipe: AugmentRecipe?, seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
     ) throws -> [Prepared] {
         let items = chunk.items
-        var bytes = [[UInt8]?](repeating: nil, count: items.count)
-        var result = [Prepared](repeating: .failed("not read", key: nil), count: items.count)
-        var keys = [ContentKey?](repeating: nil, count: items.count)
-        // Files trusted by their stat data are not opened: their key (or failure) is the one their last read found.
-        let trust = items.map { trusted[$0.relativePath] }
-        for (i, t) in trust.enumerated() {
-            switch t {
-            case let .content(k, _)?: keys[i] = k
-            case let .failed(e)?: result[i] = .failed(e.reason, key: e.key)
-            case nil: break
-            }
-        }
-        chunk.readStamp = wallClockNanoseconds()
+        let (bytes, keys, read) = readAndHash(items, trusted: trusted, threads: threads, chunk: chunk)
+        var result = read
+        let (wanted, toDecode) = try decideWork(items, keys: keys, trusted: trusted, cache: cache, views: views,
+                                                result: &result, seen: &seen, viewsSeen: &viewsSeen)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
-            var i = t
-            while i < items.count {
-                if trust[i] != nil { i += threads; continue }
-                do {
-                    let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
-                    let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
-                    lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
-                } catch {
-                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: nil); lock.unlock()
-                }
-                i += threads
-            }
-        }
-        // Decide sequentially, so identical files in one chunk are extracted once.
-        var wanted = [Int: [UInt16]]()  // item → the views the network must compute
-        var toDecode: [Int] = []
-        for i in items.indices {
-            guard let key = keys[i] else { continue }
-            if trust[i] != nil {  // `trustedByStat` found everything it needs cached
-                result[i] = .image(key, work: [], reusedViews: views > 0 && items[i].split == .train ? views : 0,
-                                   warnings: 0, firstWarning: nil)
-                continue
-            }
-            var need: [UInt16] = []
-            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
-                seen.insert(key)
-                need.append(0)
-            }
-            var reused = 0
-            if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
-                viewsSeen.insert(key)
-                for v in 1...views {
-                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
-                }
-            } else if views > 0, items[i].split == .train {
-                reused = views  // an identical file earlier in this run has them (or is making them)
-            }
-            result[i] = .image(key, work: [], reusedViews: reused, warnings: 0, firstWarning: nil)
-            if !need.isEmpty { wanted[i] = need; toDecode.append(i) }
-        }
         // Decode (and load_img resize) each file once.
         var decoded = [DecodedImage?](repeating: nil, count: items.count)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, toDecode.count))) { t in
@@ -545,8 +495,87 @@ public enum Extraction {
                 j += threads
             }
         }
-        // Identical bytes fail identically: a file with no work because an identical one in this chunk was to
-        // be decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
+        try shareFailures(&result, keys: keys, cache: cache, seen: &seen, viewsSeen: &viewsSeen)
+        return result
+    }
+
+    /// Reads and hashes every file not trusted by its stat data, on `threads` threads; a trusted file's key (or
+    /// failure) is the one its last read found. Stamps the chunk with the time just before the reads.
+    private static func readAndHash(
+        _ items: [DatasetItem], trusted: [String: Trusted], threads: Int, chunk: Chunk
+    ) -> (bytes: [[UInt8]?], keys: [ContentKey?], result: [Prepared]) {
+        var bytes = [[UInt8]?](repeating: nil, count: items.count)
+        var result = [Prepared](repeating: .failed("not read", key: nil), count: items.count)
+        var keys = [ContentKey?](repeating: nil, count: items.count)
+        let trust = items.map { trusted[$0.relativePath] }
+        for (i, t) in trust.enumerated() {
+            switch t {
+            case let .content(k, _)?: keys[i] = k
+            case let .failed(e)?: result[i] = .failed(e.reason, key: e.key)
+            case nil: break
+            }
+        }
+        chunk.readStamp = wallClockNanoseconds()
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
+            var i = t
+            while i < items.count {
+                if trust[i] != nil { i += threads; continue }
+                do {
+                    let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
+                    let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
+                    lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
+                } catch {
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: nil); lock.unlock()
+                }
+                i += threads
+            }
+        }
+        return (bytes, keys, result)
+    }
+
+    /// Decides, sequentially so identical files in one chunk are extracted once, which views of each keyed file
+    /// the network must compute (view 0 of content not cached; views 1…`views` of training images); files with
+    /// work are listed in `toDecode`, every keyed file's `result` becomes an image (work filled in later).
+    private static func decideWork(
+        _ items: [DatasetItem], keys: [ContentKey?], trusted: [String: Trusted], cache: FeatureCache, views: Int,
+        result: inout [Prepared], seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
+    ) throws -> (wanted: [Int: [UInt16]], toDecode: [Int]) {
+        var wanted = [Int: [UInt16]]()  // item → the views the network must compute
+        var toDecode: [Int] = []
+        for i in items.indices {
+            guard let key = keys[i] else { continue }
+            if trusted[items[i].relativePath] != nil {  // `trustedByStat` found everything it needs cached
+                result[i] = .image(key, work: [], reusedViews: views > 0 && items[i].split == .train ? views : 0,
+                                   warnings: 0, firstWarning: nil)
+                continue
+            }
+            var need: [UInt16] = []
+            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
+                seen.insert(key)
+                need.append(0)
+            }
+            var reused = 0
+            if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
+                viewsSeen.insert(key)
+                for v in 1...views {
+                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
+                }
+            } else if views > 0, items[i].split == .train {
+                reused = views  // an identical file earlier in this run has them (or is making them)
+            }
+            result[i] = .image(key, work: [], reusedViews: reused, warnings: 0, firstWarning: nil)
+            if !need.isEmpty { wanted[i] = need; toDecode.append(i) }
+        }
+        return (wanted, toDecode)
+    }
+
+    /// Identical bytes fail identically: a file with no work because an identical one in this chunk was to be
+    /// decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
+    private static func shareFailures(
+        _ result: inout [Prepared], keys: [ContentKey?], cache: FeatureCache,
+        seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
+    ) throws {
         var failedKeys = [ContentKey: String]()
         for i in result.indices {
             if case let .failed(r, _) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
@@ -556,7 +585,6 @@ public enum Extraction {
                 result[i] = .failed(r, key: k)
             }
         }
-        return result
     }
 
     /// What the index rules decided (`applyIndexRules`).

@@ -106,7 +106,7 @@ struct ExtractCommand: ParsableCommand {
         guard let cachePath = cache ?? pipeline?.cache else {
             throw ValidationError("Give the cache folder with --cache.")
         }
-        let settings = try network.settings(pipeline, source: dataset)
+        let settings = network.settings(pipeline)
         let base = try BaseNetwork(weightsPath: try network.weightsPath(pipeline), settings: settings, threads: network.threadCount)
         // The pipeline file's job (or a plain one), then every option given here.
         var job = try pipeline?.extractionJob(source: dataset, cache: cachePath)

@@ -35,7 +35,7 @@ struct Features: ParsableCommand {
     }
 
     func run() throws {
-        let settings = try network.settings()
+        let settings = network.settings()
         let base = try BaseNetwork(weightsPath: try network.weightsPath(), settings: settings, threads: network.threadCount)
         let values = try base.extractor.features(paths: images, batchSize: batch.batch)
         try NPY.write(floats: values, shape: [images.count] + base.extractor.featureShape, to: out)

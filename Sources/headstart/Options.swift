@@ -50,7 +50,7 @@ struct NetworkOptions: ParsableArguments {
     var threadCount: Int { threads.count }
 
     /// The settings, from these options, then the pipeline file, then the book's defaults.
-    func settings(_ pipeline: PipelineDefinition? = nil, source: String = "") throws -> ExtractionSettings {
+    func settings(_ pipeline: PipelineDefinition? = nil) -> ExtractionSettings {
         let base = pipeline?.extractionSettings ?? ExtractionSettings()
         let s = ExtractionSettings(layer: layer ?? base.layer, size: size ?? base.size,
                                    resize: resize ?? base.resize, preprocess: preprocess ?? base.preprocess)
