@@ -1,5 +1,5 @@
 // headstart-bench: the figures in BENCHMARKS.md. Build and run in release:
-//   swift run -c release headstart-bench [network|sgemm|accuracy|epoch|synth-cache] [--batch N] [--iterations N]
+//   swift run -c release headstart-bench [network|sgemm|accuracy|epoch|epoch-synthetic|step|synth-cache] [--batch N] [--iterations N]
 // HEADSTART_ISA=avx2 (or scalar) runs the narrower kernels; the first line printed names what runs.
 import CKernels
 import Dispatch
@@ -10,12 +10,14 @@ import HeadTrain
 import Pipeline
 import Store
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
 var args = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
     return v
+}
+func listOption(_ name: String, _ fallback: String) -> [String] {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return fallback.split(separator: ",").map(String.init) }
+    return args[i + 1].split(separator: ",").map(String.init)
 }
 let what = args.first { !$0.hasPrefix("--") && Int($0) == nil } ?? "network"
 let iterations = option("--iterations", 10)
@@ -233,6 +235,10 @@ case "sgemm": try benchSGEMM()
 case "accuracy": try benchAccuracy()
 case "decode": try benchDecode()
 case "epoch": try benchEpoch()
+case "epoch-synthetic":
+    try benchEpochSynthetic(batches: listOption("--batches", "20,32").compactMap { Int($0) },
+                            modes: listOption("--modes", "threads2:64,openblas2:64"), epochs: option("--epochs", 3))
+case "step": try benchStep(batch: option("--batch", 20))
 case "synth-cache": try synthCache()
 default: try benchNetwork()
 }

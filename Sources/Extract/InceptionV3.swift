@@ -1,8 +1,9 @@
 /// InceptionV3 as Keras `applications/inception_v3.py` defines it, up to a named cut layer.
 ///
-/// Read it beside the Keras source: every `conv2d_bn` call here is one there, in the same order, because the
-/// weights file is matched to the convolutions by that order (94 Conv2D + 94 BatchNormalization layers in the
-/// notop file; `mixed7` uses the first 70 of each). Blocks build a symbolic graph; `Network` plans and runs it.
+/// Read it beside the Keras source: every `conv2d_bn` call here is one there, in the same order. The weights file
+/// is matched to the layers by Keras's `model.layers` order, which sorts layers by depth and is not this call
+/// order; `KerasOrder.swift` maps one to the other (94 Conv2D + 94 BatchNormalization layers in the notop file;
+/// `mixed7` uses the first 70 of each). Blocks build a symbolic graph; `Network` plans and runs it.
 public enum CutLayer: String, CaseIterable, Sendable, Codable {
     case mixed0, mixed1, mixed2, mixed3, mixed4, mixed5, mixed6, mixed7, mixed8, mixed9, mixed10
 }

@@ -1,3 +1,5 @@
+import Numerics
+
 /// InceptionV3 weights generated from a seed (docs/seeded-weights.md, generator version 1), for tests and the
 /// offline demo: He-uniform kernels, and BatchNorm statistics calibrated on a fixed batch so that, as in a
 /// trained network, different images give clearly different features. `Tools/keras-reference/seeded_weights.py`
@@ -7,13 +9,9 @@ public enum SeededWeights {
 
     // MARK: Random numbers (wrapping uint64 arithmetic)
 
+    /// The splitmix64 finaliser (`SplitMix64.mix`, Numerics), as docs/seeded-weights.md names it.
     @inline(__always)
-    public static func mix64(_ z0: UInt64) -> UInt64 {
-        var z = z0
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix64(_ z: UInt64) -> UInt64 { SplitMix64.mix(z) }
 
     @inline(__always)
     public static func bits(_ seed: UInt64, _ stream: UInt64, _ j: Int) -> UInt64 {

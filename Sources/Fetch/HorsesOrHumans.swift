@@ -86,7 +86,7 @@ public enum HorsesOrHumans {
                 guard fm.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
                     throw FetchError.io(path: out, reason: "cannot create: \(errnoString())")
                 }
-                var hasher = SHA256Hasher()
+                let hasher = SHA256Hasher()
                 do {
                     // ZIPFoundation checks each entry's CRC-32 and throws on a mismatch.
                     _ = try archive.extract(entry) { data in

@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// A head's results over a labelled feature source.
 public struct Evaluation: Equatable, Sendable {

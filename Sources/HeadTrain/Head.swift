@@ -12,7 +12,7 @@ public struct HeadConfig: Equatable, Codable, Sendable {
     /// Dropout rate p in [0, 1); 0 leaves the Dropout layer out.
     public var dropout: Float
 
-    public init(featureCount: Int, hidden: Int = 1024, classes: Int = 2, dropout: Float = 0) {
+    public init(featureCount: Int, hidden: Int = Recipe.book.hidden, classes: Int = 2, dropout: Float = Recipe.book.dropout) {
         self.featureCount = featureCount
         self.hidden = hidden
         self.classes = classes

@@ -2,14 +2,14 @@ import Foundation
 import Numerics
 
 public struct TrainingOptions: Equatable, Sendable {
-    public var epochs = 40
-    public var batchSize = 20
-    public var optimizer = RMSpropConfig()
+    public var epochs = Recipe.book.epochs
+    public var batchSize = Recipe.book.batchSize
+    public var optimizer = RMSpropConfig(learningRate: Float(Recipe.book.learningRate))
     /// Keras-style: a fresh permutation of the training samples every epoch (from `seed` and the epoch);
     /// false keeps sample order, as `fit(..., shuffle=False)`.
-    public var shuffle = true
+    public var shuffle = Recipe.book.shuffle
     /// Seeds the per-epoch shuffles and the dropout masks (initial weights are the caller's `Head`).
-    public var seed: UInt64 = 0
+    public var seed = Recipe.book.seed
     /// Stop when the monitored loss has not improved for this many epochs (Keras `EarlyStopping(patience:)`,
     /// min_delta 0, no restoring). The monitor is val_loss when there is validation data, else loss.
     public var earlyStopPatience: Int?
@@ -20,8 +20,9 @@ public struct TrainingOptions: Equatable, Sendable {
     /// Use the plain (unfused) step; for comparisons only.
     public var referenceStep = false
 
-    public init(epochs: Int = 40, batchSize: Int = 20, learningRate: Float = 1e-4, shuffle: Bool = true,
-                seed: UInt64 = 0, earlyStopPatience: Int? = nil) {
+    public init(epochs: Int = Recipe.book.epochs, batchSize: Int = Recipe.book.batchSize,
+                learningRate: Float = Float(Recipe.book.learningRate), shuffle: Bool = Recipe.book.shuffle,
+                seed: UInt64 = Recipe.book.seed, earlyStopPatience: Int? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = RMSpropConfig(learningRate: learningRate)

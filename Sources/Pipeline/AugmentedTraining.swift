@@ -95,6 +95,20 @@ public struct LiveAugmentationStats: Sendable {
     }
 }
 
+extension LiveAugmentation {
+    /// `train --augment live`'s assembly: the base weights loaded at the cut the cache was extracted at (a cut this
+    /// build does not know is an error naming the cache, never a default) and the recipe resolved against the
+    /// cache's recorded one.
+    public static func forCache(_ path: String, weightsPath: String, fresh: Double,
+                                settings: AugmentationSettings?, seed: UInt64?) throws -> LiveAugmentation {
+        let cache = try FeatureCache(path: path, fingerprint: nil, readOnly: true)
+        let layer = try HeadProvenance(cache: cache).settings.layer
+        var live = LiveAugmentation(fresh: fresh, weights: try BaseWeights.load(path: weightsPath, cut: layer))
+        live.recipe = AugmentRecipe.resolve(given: settings, seed: seed, recorded: try AugmentRecipe.recorded(in: cache))
+        return live
+    }
+}
+
 public struct LiveAugmentationError: Error, CustomStringConvertible {
     public var reason: String
     public var description: String { reason }

@@ -14,6 +14,14 @@ public struct AugmentRecipe: Equatable, Sendable {
         self.seed = seed
     }
 
+    /// The recipe a run uses, decided here once for `extract --views` and `train --augment live`: the settings
+    /// given (flags or a pipeline file) win over the cache's recorded ones, the seed given over the recorded one,
+    /// else 0. Nil when neither gives settings.
+    public static func resolve(given: AugmentationSettings?, seed: UInt64?, recorded: AugmentRecipe?) -> AugmentRecipe? {
+        guard let settings = given ?? recorded?.settings else { return nil }
+        return AugmentRecipe(settings: settings, seed: seed ?? recorded?.seed ?? 0)
+    }
+
     /// `settings.canonicalDescription` followed by ` seed=S`.
     public var fingerprintDescription: String { settings.canonicalDescription + " seed=\(seed)" }
 

@@ -135,6 +135,8 @@ public enum Extraction {
     /// Runs `job`: every image of the dataset is read and hashed; images whose content is cached are reused,
     /// the others are decoded on `decodeThreads` threads while the network runs the previous batch; each batch
     /// is committed in one transaction, so a killed run leaves every finished batch and nothing partial.
+    /// Stages: check the job, scan the dataset, open the cache, reconcile the index with the scan, read ahead on
+    /// one thread while the network runs and commits each chunk, then the index rules over every file.
     public static func run(
         _ job: ExtractionJob, extractor: FeatureExtractor, weights: InceptionV3Weights,
         progress: (ExtractionProgress) -> Void = { _ in }
@@ -147,26 +149,7 @@ public enum Extraction {
         try extractor.checkMemory(batch: job.batchSize)
         let dataset = try Dataset.scan(root: job.dataset, validationSplit: job.validationSplit)
         let considered = job.limit.map { Array(dataset.items.prefix($0)) } ?? dataset.items
-        guard (0...Int(UInt16.max) - 1).contains(job.views) else {
-            throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views): at most \(Int(UInt16.max) - 1) views per image")
-        }
-        // The augmentation field is not compared on opening: a plain run may add images to a cache with views,
-        // and a run with views records its recipe below (refused if the cache recorded another).
-        let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
-                                     rebuild: job.rebuild, adoptAugmentation: true)
-        var recipe: AugmentRecipe? = nil
-        if job.views > 0 {
-            let recorded = try AugmentRecipe.recorded(in: cache)
-            guard let settings = job.augmentation ?? recorded?.settings else {
-                throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded")
-            }
-            let r = AugmentRecipe(settings: settings, seed: job.augmentSeed ?? recorded?.seed ?? 0)
-            try cache.recordAugmentation(r.fingerprintDescription)
-            recipe = r
-        }
-        try cache.setClassNames(dataset.classNames, replace: true)
-        try cache.setDatasetRoot(dataset.root.path)
-        if let origin = job.weightsOrigin { try cache.setWeightsOrigin(origin.recorded) }
+        let (cache, recipe) = try openCache(job, extractor: extractor, weights: weights, dataset: dataset)
 
         var summary = ExtractionSummary()
         summary.finishedIncompleteCache = cache.opening == .finished
@@ -177,6 +160,66 @@ public enum Extraction {
         // be listed as images (broken links, unreadable folders), so extracted + reused + skipped + other
         // shards adds up to it.
         summary.considered = considered.count + dataset.problems.count
+        let plan = try reconcile(job, dataset: dataset, considered: considered, cache: cache, summary: &summary)
+        var commits = CommitState(plan: plan, slotCapacity: plan.batch * (job.views + 1), featureCount: extractor.featureCount)
+        commits.progress.total = plan.items.count
+        commits.progress.toRead = plan.items.count - plan.trusted.count
+        try readAhead(job, plan: plan, extractor: extractor, cache: cache, recipe: recipe) { chunk in
+            try commit(chunk, extractor: extractor, cache: cache, state: &commits, summary: &summary)
+            commits.progress.elapsed = now() - start
+            progress(commits.progress)
+        }
+        try applyIndexRules(to: cache, heldBack: commits.heldBack, classNames: dataset.classNames,
+                            allowLabelConflicts: job.allowLabelConflicts, existingErrors: plan.existingErrors, summary: &summary)
+        summary.counts = try cache.counts()
+        summary.seconds = now() - start
+        return summary
+    }
+
+    /// Opens (or creates) the cache for this extraction's fingerprint and records what the run is about: the
+    /// augmentation recipe when it extracts views, the class names, the dataset folder and the weights' origin.
+    private static func openCache(
+        _ job: ExtractionJob, extractor: FeatureExtractor, weights: InceptionV3Weights, dataset: Dataset
+    ) throws -> (FeatureCache, AugmentRecipe?) {
+        guard (0...Int(UInt16.max) - 1).contains(job.views) else {
+            throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views): at most \(Int(UInt16.max) - 1) views per image")
+        }
+        // The augmentation field is not compared on opening: a plain run may add images to a cache with views,
+        // and a run with views records its recipe below (refused if the cache recorded another).
+        let cache = try FeatureCache(path: job.cache, fingerprint: fingerprint(extractor, weights: weights, dtype: job.dtype),
+                                     rebuild: job.rebuild, adoptAugmentation: true)
+        var recipe: AugmentRecipe? = nil
+        if job.views > 0 {
+            guard let r = AugmentRecipe.resolve(given: job.augmentation, seed: job.augmentSeed,
+                                                recorded: try AugmentRecipe.recorded(in: cache)) else {
+                throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded")
+            }
+            try cache.recordAugmentation(r.fingerprintDescription)
+            recipe = r
+        }
+        try cache.setClassNames(dataset.classNames, replace: true)
+        try cache.setDatasetRoot(dataset.root.path)
+        if let origin = job.weightsOrigin { try cache.setWeightsOrigin(origin.recorded) }
+        return (cache, recipe)
+    }
+
+    /// What the scan and the cache agree on before any image is read: this shard's images, the usable index and
+    /// errors entries, the files trusted by their unchanged stat data, and the chunking.
+    private struct Plan {
+        var items: [DatasetItem]
+        var existing: [String: IndexEntry]
+        var existingErrors: [String: ErrorEntry]
+        var trusted: [String: Trusted]
+        /// Images per chunk, and chunks.
+        var batch: Int
+        var chunkCount: Int
+    }
+
+    /// Reconciles the index with the scan: entries of files gone (or damaged) leave, files that cannot be listed
+    /// or keyed are recorded as failed, in one commit; then decides which files need no reading.
+    private static func reconcile(
+        _ job: ExtractionJob, dataset: Dataset, considered: [DatasetItem], cache: FeatureCache, summary: inout ExtractionSummary
+    ) throws -> Plan {
         // The index and errors tables are keyed by the path, and LMDB refuses keys over maxPathBytes: such a file
         // can be neither indexed nor listed as failed in the cache, so it is reported in the summary only (putting
         // it in a batch would fail that batch's commit and end the run).
@@ -208,32 +251,39 @@ public enum Extraction {
         var existingErrors = [String: ErrorEntry]()
         for e in try cache.errorEntries() { existingErrors[e.path] = e }
         let trusted = job.rehash ? [:] : try trustedByStat(items, existing: existing, errors: existingErrors, cache: cache, views: job.views)
-
-        // Reading stage → network stage, through a queue of at most two chunks; chunk buffers are recycled.
         // With views, an image may need up to views + 1 network inputs, so a chunk holds batch / (views + 1)
         // images and network batches stay near --batch.
-        let perImage = job.views + 1
-        let batch = max(1, job.batchSize / perImage)
-        let slotCapacity = batch * perImage
-        let chunkCount = (items.count + batch - 1) / batch
+        let batch = max(1, job.batchSize / (job.views + 1))
+        return Plan(items: items, existing: existing, existingErrors: existingErrors, trusted: trusted,
+                    batch: batch, chunkCount: (items.count + batch - 1) / batch)
+    }
+
+    /// The reading stage on its own thread, ahead of `body` (the network stage, on this one), through a queue of
+    /// at most two chunks whose buffers are recycled. When `body` throws, the reader is stopped and drained
+    /// before the error leaves, so it is never left blocked holding the cache open and its buffers.
+    private static func readAhead(
+        _ job: ExtractionJob, plan: Plan, extractor: FeatureExtractor, cache: FeatureCache, recipe: AugmentRecipe?,
+        _ body: (Chunk) throws -> Void
+    ) throws {
+        let slotCapacity = plan.batch * (job.views + 1)
         let full = BlockingQueue<Result<Chunk, Error>?>(capacity: 1)
         let free = BlockingQueue<Chunk>(capacity: 2)
         for _ in 0..<2 { free.put(Chunk(capacity: slotCapacity * extractor.inputCount)) }
         // Set when this function leaves by an error: the reader stops at its next chunk (see the defer below).
         let stop = StopFlag()
-        let chosenRecipe = recipe  // the reader thread reads a constant
+        let items = plan.items, batch = plan.batch
         let reader = Thread {
             var seen = Set<ContentKey>()  // keys whose view 0 was sent to the network in this run
             var viewsSeen = Set<ContentKey>()  // keys whose augmented views were sent to the network in this run
-            for c in 0..<chunkCount {
+            for c in 0..<plan.chunkCount {
                 if stop.isSet { break }
                 let chunk = free.take()
                 if stop.isSet { break }
                 chunk.items = Array(items[(c * batch)..<min(items.count, (c + 1) * batch)])
                 let t0 = now()
                 do {
-                    chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, trusted: trusted,
-                                                 threads: max(1, job.decodeThreads), views: job.views, recipe: chosenRecipe,
+                    chunk.prepared = try prepare(chunk, extractor: extractor, cache: cache, trusted: plan.trusted,
+                                                 threads: max(1, job.decodeThreads), views: job.views, recipe: recipe,
                                                  seen: &seen, viewsSeen: &viewsSeen)
                 } catch {
                     full.put(.failure(error))
@@ -246,20 +296,6 @@ public enum Extraction {
         }
         reader.stackSize = 4 << 20
         reader.start()
-
-        // Content already indexed in train: a validation file with the same bytes stays out of the index (so
-        // the splits stay disjoint) and its reason is written only when it changes, so reruns do not churn.
-        var trainKeys = [ContentKey: String]()
-        for e in existing.values.sorted(by: { $0.path < $1.path }) where e.split == .train { trainKeys[e.key] = trainKeys[e.key] ?? e.path }
-
-        var heldBack: [IndexEntry] = []
-        var output = [Float](repeating: 0, count: slotCapacity * extractor.featureCount)
-        var state = ExtractionProgress()
-        state.total = items.count
-        state.toRead = items.count - trusted.count
-        // If an error (a failed commit) ends the loop below, the reader must not be left blocked on a queue for
-        // ever, holding the cache open and its chunk buffers: stop it, and hand back every chunk it still sends
-        // until its end marker.
         var readerFinished = false
         defer {
             if !readerFinished {
@@ -275,89 +311,128 @@ public enum Extraction {
         while let next = full.take() {
             let chunk: Chunk
             do { chunk = try next.get() } catch { readerFinished = true; throw error }
-            summary.decodeSeconds += chunk.decodeSeconds
-            let slots = chunk.prepared.reduce(0) { n, p in if case let .image(_, work, _, _, _) = p { return n + work.count } else { return n } }
-            if slots > 0 {
-                let t0 = now()
-                output.withUnsafeMutableBufferPointer { out in
-                    extractor.run(UnsafePointer(chunk.input.baseAddress!), count: slots, into: out.baseAddress!)
-                }
-                summary.networkSeconds += now() - t0
-            }
-            var writes = Batch()
-            for (item, prepared) in zip(chunk.items, chunk.prepared) {
-                let key: ContentKey
-                // When the outcome below was found: by this run's read, or by the read a trusted file's entry records.
-                let hashedAt: Int64
-                switch trusted[item.relativePath] {
-                case let .content(_, at)?: hashedAt = at
-                case let .failed(e)?: hashedAt = e.hashedAtNanoseconds ?? chunk.readStamp
-                case nil: hashedAt = chunk.readStamp
-                }
-                if trusted[item.relativePath] != nil {
-                    summary.unchangedByStat += 1; state.unchangedByStat += 1
-                } else {
-                    summary.hashed += 1; state.read += 1
-                }
-                switch prepared {
-                case let .failed(reason, k):
-                    var e = ErrorEntry(path: item.relativePath, reason: reason)
-                    if let k { e.key = k; e.stat = FileStat(item); e.hashedAtNanoseconds = hashedAt }
-                    if !e.isSameOutcome(existingErrors[item.relativePath]) { writes.errors.append(e) }
-                    summary.failed.append((item.relativePath, reason))
-                    state.failed += 1
-                    continue
-                case let .image(k, work, reusedViews, warnings, first):
-                    key = k
-                    let n = extractor.featureCount
-                    for w in work {
-                        writes.records.append(PendingRecord(key: k, view: w.view, values: Array(output[(w.slot * n)..<((w.slot + 1) * n)])))
-                    }
-                    if work.contains(where: { $0.view == 0 }) {
-                        summary.extracted += 1; state.extracted += 1
-                        if warnings > 0 { summary.warnings.append((item.relativePath, warnings, first ?? "")) }
-                    } else {
-                        summary.reused += 1; state.reused += 1
-                    }
-                    let made = work.filter { $0.view > 0 }.count
-                    summary.viewsExtracted += made; state.viewsExtracted += made
-                    summary.viewsReused += reusedViews; state.viewsReused += reusedViews
-                }
-                let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
-                                       split: item.split == .train ? .train : .validation, stat: FileStat(item),
-                                       hashedAtNanoseconds: hashedAt)
-                // Kept out by an earlier run's label conflict of this very content: the pass after this loop
-                // decides again, with every file's key known, so reruns do not churn.
-                if let r = existingErrors[item.relativePath]?.reason, r == heldBackReason(r, key: key) {
-                    heldBack.append(entry)
-                    continue
-                }
-                if item.split == .train {
-                    trainKeys[key] = trainKeys[key] ?? item.relativePath
-                } else if let t = trainKeys[key] {
-                    summary.splitCollisions.append((item.relativePath, t))
-                    let keptOut = ErrorEntry(keptOut: entry, reason: collisionReason(train: t))
-                    if !keptOut.isSameOutcome(existingErrors[item.relativePath]) { writes.errors.append(keptOut) }
-                    continue
-                }
-                if existing[item.relativePath] != entry { writes.entries.append(entry) }
-            }
-            let t0 = now()
-            try cache.commit(batch: writes)
-            summary.writeSeconds += now() - t0
-            state.done += chunk.items.count
-            state.elapsed = now() - start
-            progress(state)
+            try body(chunk)
             free.put(chunk)
         }
-
         readerFinished = true
+    }
 
-        // The rules over every indexed file: content in both splits whose validation copy was indexed before its
-        // train twin (flat layouts, where the two interleave) stays in train only; label conflicts stay out.
+    /// What the network stage carries from chunk to chunk.
+    private struct CommitState {
+        var existing: [String: IndexEntry]
+        var existingErrors: [String: ErrorEntry]
+        var trusted: [String: Trusted]
+        /// Content already indexed in train: a validation file with the same bytes stays out of the index (so
+        /// the splits stay disjoint) and its reason is written only when it changes, so reruns do not churn.
+        var trainKeys = [ContentKey: String]()
+        /// Entries kept out by an earlier run's label conflict, decided again after the last chunk.
+        var heldBack: [IndexEntry] = []
+        var output: [Float]
+        var progress = ExtractionProgress()
+
+        init(plan: Plan, slotCapacity: Int, featureCount: Int) {
+            existing = plan.existing
+            existingErrors = plan.existingErrors
+            trusted = plan.trusted
+            for e in existing.values.sorted(by: { $0.path < $1.path }) where e.split == .train { trainKeys[e.key] = trainKeys[e.key] ?? e.path }
+            output = [Float](repeating: 0, count: slotCapacity * featureCount)
+        }
+    }
+
+    /// The network stage for one chunk: its new views through the network, then its records, index entries and
+    /// errors in one transaction.
+    private static func commit(
+        _ chunk: Chunk, extractor: FeatureExtractor, cache: FeatureCache, state: inout CommitState, summary: inout ExtractionSummary
+    ) throws {
+        summary.decodeSeconds += chunk.decodeSeconds
+        let slots = chunk.prepared.reduce(0) { n, p in if case let .image(_, work, _, _, _) = p { return n + work.count } else { return n } }
+        if slots > 0 {
+            let t0 = now()
+            state.output.withUnsafeMutableBufferPointer { out in
+                extractor.run(UnsafePointer(chunk.input.baseAddress!), count: slots, into: out.baseAddress!)
+            }
+            summary.networkSeconds += now() - t0
+        }
+        var writes = Batch()
+        for (item, prepared) in zip(chunk.items, chunk.prepared) {
+            record(item, prepared, chunk: chunk, featureCount: extractor.featureCount, state: &state, summary: &summary, writes: &writes)
+        }
+        let t0 = now()
+        try cache.commit(batch: writes)
+        summary.writeSeconds += now() - t0
+        state.progress.done += chunk.items.count
+    }
+
+    /// One file's outcome into `writes`: its records and index entry, or its error; counted in the summary and
+    /// the progress.
+    private static func record(
+        _ item: DatasetItem, _ prepared: Prepared, chunk: Chunk, featureCount n: Int,
+        state: inout CommitState, summary: inout ExtractionSummary, writes: inout Batch
+    ) {
+        let key: ContentKey
+        // When the outcome below was found: by this run's read, or by the read a trusted file's entry records.
+        let hashedAt: Int64
+        switch state.trusted[item.relativePath] {
+        case let .content(_, at)?: hashedAt = at
+        case let .failed(e)?: hashedAt = e.hashedAtNanoseconds ?? chunk.readStamp
+        case nil: hashedAt = chunk.readStamp
+        }
+        if state.trusted[item.relativePath] != nil {
+            summary.unchangedByStat += 1; state.progress.unchangedByStat += 1
+        } else {
+            summary.hashed += 1; state.progress.read += 1
+        }
+        switch prepared {
+        case let .failed(reason, k):
+            var e = ErrorEntry(path: item.relativePath, reason: reason)
+            if let k { e.key = k; e.stat = FileStat(item); e.hashedAtNanoseconds = hashedAt }
+            if !e.isSameOutcome(state.existingErrors[item.relativePath]) { writes.errors.append(e) }
+            summary.failed.append((item.relativePath, reason))
+            state.progress.failed += 1
+            return
+        case let .image(k, work, reusedViews, warnings, first):
+            key = k
+            for w in work {
+                writes.records.append(PendingRecord(key: k, view: w.view, values: Array(state.output[(w.slot * n)..<((w.slot + 1) * n)])))
+            }
+            if work.contains(where: { $0.view == 0 }) {
+                summary.extracted += 1; state.progress.extracted += 1
+                if warnings > 0 { summary.warnings.append((item.relativePath, warnings, first ?? "")) }
+            } else {
+                summary.reused += 1; state.progress.reused += 1
+            }
+            let made = work.filter { $0.view > 0 }.count
+            summary.viewsExtracted += made; state.progress.viewsExtracted += made
+            summary.viewsReused += reusedViews; state.progress.viewsReused += reusedViews
+        }
+        let entry = IndexEntry(path: item.relativePath, key: key, label: Int32(item.label),
+                               split: item.split == .train ? .train : .validation, stat: FileStat(item),
+                               hashedAtNanoseconds: hashedAt)
+        // Kept out by an earlier run's label conflict of this very content: the pass after the last chunk
+        // decides again, with every file's key known, so reruns do not churn.
+        if let r = state.existingErrors[item.relativePath]?.reason, r == heldBackReason(r, key: key) {
+            state.heldBack.append(entry)
+            return
+        }
+        if item.split == .train {
+            state.trainKeys[key] = state.trainKeys[key] ?? item.relativePath
+        } else if let t = state.trainKeys[key] {
+            summary.splitCollisions.append((item.relativePath, t))
+            let keptOut = ErrorEntry(keptOut: entry, reason: collisionReason(train: t))
+            if !keptOut.isSameOutcome(state.existingErrors[item.relativePath]) { writes.errors.append(keptOut) }
+            return
+        }
+        if state.existing[item.relativePath] != entry { writes.entries.append(entry) }
+    }
+
+    /// The rules over every indexed file: content in both splits whose validation copy was indexed before its
+    /// train twin (flat layouts, where the two interleave) stays in train only; label conflicts stay out.
+    private static func applyIndexRules(
+        to cache: FeatureCache, heldBack: [IndexEntry], classNames: [String], allowLabelConflicts: Bool,
+        existingErrors: [String: ErrorEntry], summary: inout ExtractionSummary
+    ) throws {
         let entries = try cache.indexEntries(skippingDamaged: true)
-        let rules = applyIndexRules(entries, heldBack: heldBack, classNames: dataset.classNames,
-                                    allowLabelConflicts: job.allowLabelConflicts)
+        let rules = applyIndexRules(entries, heldBack: heldBack, classNames: classNames, allowLabelConflicts: allowLabelConflicts)
         summary.splitCollisions += rules.splitCollisions
         summary.labelConflicts = rules.labelConflicts
         // An indexed file to keep out moves to the errors table; one kept out already is rewritten only if its
@@ -366,9 +441,6 @@ public enum Extraction {
         let moves = Batch(entries: rules.readmitted,
                           errors: rules.keptOut.filter { indexed.contains($0.path) || !$0.isSameOutcome(existingErrors[$0.path]) })
         if !moves.errors.isEmpty || !moves.entries.isEmpty { try cache.commit(batch: moves) }
-        summary.counts = try cache.counts()
-        summary.seconds = now() - start
-        return summary
     }
 
     /// The reading stage for one chunk: read and hash every file, decide which views need the network (view 0
@@ -379,61 +451,11 @@ public enum Extraction {
         threads: Int, views: Int, recipe: AugmentRecipe?, seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
     ) throws -> [Prepared] {
         let items = chunk.items
-        var bytes = [[UInt8]?](repeating: nil, count: items.count)
-        var result = [Prepared](repeating: .failed("not read", key: nil), count: items.count)
-        var keys = [ContentKey?](repeating: nil, count: items.count)
-        // Files trusted by their stat data are not opened: their key (or failure) is the one their last read found.
-        let trust = items.map { trusted[$0.relativePath] }
-        for (i, t) in trust.enumerated() {
-            switch t {
-            case let .content(k, _)?: keys[i] = k
-            case let .failed(e)?: result[i] = .failed(e.reason, key: e.key)
-            case nil: break
-            }
-        }
-        chunk.readStamp = wallClockNanoseconds()
+        let (bytes, keys, read) = readAndHash(items, trusted: trusted, threads: threads, chunk: chunk)
+        var result = read
+        let (wanted, toDecode) = try decideWork(items, keys: keys, trusted: trusted, cache: cache, views: views,
+                                                result: &result, seen: &seen, viewsSeen: &viewsSeen)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
-            var i = t
-            while i < items.count {
-                if trust[i] != nil { i += threads; continue }
-                do {
-                    let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
-                    let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
-                    lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
-                } catch {
-                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: nil); lock.unlock()
-                }
-                i += threads
-            }
-        }
-        // Decide sequentially, so identical files in one chunk are extracted once.
-        var wanted = [Int: [UInt16]]()  // item → the views the network must compute
-        var toDecode: [Int] = []
-        for i in items.indices {
-            guard let key = keys[i] else { continue }
-            if trust[i] != nil {  // `trustedByStat` found everything it needs cached
-                result[i] = .image(key, work: [], reusedViews: views > 0 && items[i].split == .train ? views : 0,
-                                   warnings: 0, firstWarning: nil)
-                continue
-            }
-            var need: [UInt16] = []
-            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
-                seen.insert(key)
-                need.append(0)
-            }
-            var reused = 0
-            if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
-                viewsSeen.insert(key)
-                for v in 1...views {
-                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
-                }
-            } else if views > 0, items[i].split == .train {
-                reused = views  // an identical file earlier in this run has them (or is making them)
-            }
-            result[i] = .image(key, work: [], reusedViews: reused, warnings: 0, firstWarning: nil)
-            if !need.isEmpty { wanted[i] = need; toDecode.append(i) }
-        }
         // Decode (and load_img resize) each file once.
         var decoded = [DecodedImage?](repeating: nil, count: items.count)
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, toDecode.count))) { t in
@@ -473,8 +495,87 @@ public enum Extraction {
                 j += threads
             }
         }
-        // Identical bytes fail identically: a file with no work because an identical one in this chunk was to
-        // be decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
+        try shareFailures(&result, keys: keys, cache: cache, seen: &seen, viewsSeen: &viewsSeen)
+        return result
+    }
+
+    /// Reads and hashes every file not trusted by its stat data, on `threads` threads; a trusted file's key (or
+    /// failure) is the one its last read found. Stamps the chunk with the time just before the reads.
+    private static func readAndHash(
+        _ items: [DatasetItem], trusted: [String: Trusted], threads: Int, chunk: Chunk
+    ) -> (bytes: [[UInt8]?], keys: [ContentKey?], result: [Prepared]) {
+        var bytes = [[UInt8]?](repeating: nil, count: items.count)
+        var result = [Prepared](repeating: .failed("not read", key: nil), count: items.count)
+        var keys = [ContentKey?](repeating: nil, count: items.count)
+        let trust = items.map { trusted[$0.relativePath] }
+        for (i, t) in trust.enumerated() {
+            switch t {
+            case let .content(k, _)?: keys[i] = k
+            case let .failed(e)?: result[i] = .failed(e.reason, key: e.key)
+            case nil: break
+            }
+        }
+        chunk.readStamp = wallClockNanoseconds()
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { t in
+            var i = t
+            while i < items.count {
+                if trust[i] != nil { i += threads; continue }
+                do {
+                    let b = try ImageDecoder.readFile(fileSystemPath: items[i].fileSystemPath, name: items[i].relativePath)
+                    let k = b.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
+                    lock.lock(); bytes[i] = b; keys[i] = k; lock.unlock()
+                } catch {
+                    lock.lock(); result[i] = .failed(reason(error, item: items[i]), key: nil); lock.unlock()
+                }
+                i += threads
+            }
+        }
+        return (bytes, keys, result)
+    }
+
+    /// Decides, sequentially so identical files in one chunk are extracted once, which views of each keyed file
+    /// the network must compute (view 0 of content not cached; views 1…`views` of training images); files with
+    /// work are listed in `toDecode`, every keyed file's `result` becomes an image (work filled in later).
+    private static func decideWork(
+        _ items: [DatasetItem], keys: [ContentKey?], trusted: [String: Trusted], cache: FeatureCache, views: Int,
+        result: inout [Prepared], seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
+    ) throws -> (wanted: [Int: [UInt16]], toDecode: [Int]) {
+        var wanted = [Int: [UInt16]]()  // item → the views the network must compute
+        var toDecode: [Int] = []
+        for i in items.indices {
+            guard let key = keys[i] else { continue }
+            if trusted[items[i].relativePath] != nil {  // `trustedByStat` found everything it needs cached
+                result[i] = .image(key, work: [], reusedViews: views > 0 && items[i].split == .train ? views : 0,
+                                   warnings: 0, firstWarning: nil)
+                continue
+            }
+            var need: [UInt16] = []
+            if !seen.contains(key), !(try cache.hasSoundRecord(key: key)) {
+                seen.insert(key)
+                need.append(0)
+            }
+            var reused = 0
+            if views > 0, items[i].split == .train, !viewsSeen.contains(key) {
+                viewsSeen.insert(key)
+                for v in 1...views {
+                    if try cache.hasSoundRecord(key: key, view: UInt16(v)) { reused += 1 } else { need.append(UInt16(v)) }
+                }
+            } else if views > 0, items[i].split == .train {
+                reused = views  // an identical file earlier in this run has them (or is making them)
+            }
+            result[i] = .image(key, work: [], reusedViews: reused, warnings: 0, firstWarning: nil)
+            if !need.isEmpty { wanted[i] = need; toDecode.append(i) }
+        }
+        return (wanted, toDecode)
+    }
+
+    /// Identical bytes fail identically: a file with no work because an identical one in this chunk was to be
+    /// decoded shares that one's failure, and the key is forgotten so no index entry points to no record.
+    private static func shareFailures(
+        _ result: inout [Prepared], keys: [ContentKey?], cache: FeatureCache,
+        seen: inout Set<ContentKey>, viewsSeen: inout Set<ContentKey>
+    ) throws {
         var failedKeys = [ContentKey: String]()
         for i in result.indices {
             if case let .failed(r, _) = result[i], let k = keys[i] { failedKeys[k] = r; seen.remove(k); viewsSeen.remove(k) }
@@ -484,7 +585,6 @@ public enum Extraction {
                 result[i] = .failed(r, key: k)
             }
         }
-        return result
     }
 
     /// What the index rules decided (`applyIndexRules`).
@@ -575,38 +675,5 @@ public enum Extraction {
             return text
         }
         return "\(error)"
-    }
-}
-
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
-/// A flag one thread sets and another polls.
-final class StopFlag {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
-}
-
-/// A bounded blocking queue between two threads.
-final class BlockingQueue<T> {
-    private var items: [T] = []
-    private let capacity: Int
-    private let condition = NSCondition()
-    init(capacity: Int) { self.capacity = capacity }
-    func put(_ x: T) {
-        condition.lock()
-        while items.count >= capacity { condition.wait() }
-        items.append(x)
-        condition.broadcast()
-        condition.unlock()
-    }
-    func take() -> T {
-        condition.lock()
-        while items.isEmpty { condition.wait() }
-        let x = items.removeFirst()
-        condition.broadcast()
-        condition.unlock()
-        return x
     }
 }

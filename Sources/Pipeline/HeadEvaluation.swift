@@ -56,7 +56,7 @@ public enum HeadEvaluation {
         try check(recorded, against: expected, head: headPath, cache: cachePath)
         let screening = try cache.screened(split: split, policy: damagePolicy)
         let source = CacheFeatures(cache: cache, entries: screening.usable)
-        guard source.count > 0 else { throw ProvenanceError(source: cachePath, reason: "the \(split) split is empty") }
+        guard source.count > 0 else { throw HeadTrainingError.emptySplit(cache: cachePath, split: split) }
         let e = try HeadPredictor(head: contents.head).evaluate(source)
         let names = expected.classNames
         let misclassified = e.misclassified.map { i in
@@ -88,7 +88,7 @@ public enum HeadEvaluation {
             diffs.append("classes: head \(recorded.classNames), cache \(expected.classNames)")
         }
         if !diffs.isEmpty {
-            throw ProvenanceError(source: head, reason: "does not fit the cache \(cache): " + diffs.joined(separator: "; "))
+            throw ProvenanceError.doesNotFit(head: head, cache: cache, differences: diffs)
         }
     }
 

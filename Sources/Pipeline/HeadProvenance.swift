@@ -27,7 +27,8 @@ public struct HeadProvenance: Equatable, Sendable {
         guard let layer = CutLayer(rawValue: f.layer), let resize = ResizeMethod(rawValue: f.resize),
               let preprocess = PreprocessMode(rawValue: f.preprocess), let size = f.inputSize.first,
               (try? Setting.size.check(size, as: "inputSize")) != nil else {
-            throw ProvenanceError(source: cache.path, reason: "the cache's fingerprint has settings this headstart does not know: \(f.layer), \(f.inputSize), \(f.resize), \(f.preprocess)")
+            throw ProvenanceError.unknownCacheSettings(cache: cache.path, layer: f.layer, inputSize: f.inputSize,
+                                                       resize: f.resize, preprocess: f.preprocess)
         }
         self.init(weightsSHA256: f.weightsSHA256, weightsName: f.weightsName,
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
@@ -50,7 +51,7 @@ public struct HeadProvenance: Equatable, Sendable {
     public init(metadata m: [String: String], source: String) throws {
         func need(_ k: String) throws -> String {
             guard let v = m[k] else {
-                throw ProvenanceError(source: source, reason: "the head does not record '\(k)': it was not saved by `headstart train` (or by an older version)")
+                throw ProvenanceError.missingKey(head: source, key: k)
             }
             return v
         }
@@ -58,11 +59,11 @@ public struct HeadProvenance: Equatable, Sendable {
               let resize = ResizeMethod(rawValue: try need("resize")),
               let preprocess = PreprocessMode(rawValue: try need("preprocess")),
               let classes = try? JSONDecoder().decode([String].self, from: Data(try need("classes").utf8)) else {
-            throw ProvenanceError(source: source, reason: "the head's recorded settings are not readable: \(m)")
+            throw ProvenanceError.unreadableSettings(head: source, metadata: m)
         }
         // The size builds a network: the file's word is checked as the --size flag is.
         do { try Setting.size.check(size, as: "the head's recorded size") } catch let e as SettingError {
-            throw ProvenanceError(source: source, reason: "\(e)")
+            throw ProvenanceError.sizeOutOfRange(head: source, problem: e)
         }
         self.init(weightsSHA256: try need("weights_sha256"), weightsName: m["weights_name"] ?? "",
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
@@ -72,8 +73,32 @@ public struct HeadProvenance: Equatable, Sendable {
     }
 }
 
-public struct ProvenanceError: Error, CustomStringConvertible {
-    public var source: String
-    public var reason: String
-    public var description: String { "\(source): \(reason)" }
+/// Why the provenance of a head's features cannot be read, or does not fit where the head is used. Each message
+/// starts with the file it is about.
+public enum ProvenanceError: Error, CustomStringConvertible {
+    /// The cache's fingerprint records a cut, size, resize or preprocessing this build does not know.
+    case unknownCacheSettings(cache: String, layer: String, inputSize: [Int], resize: String, preprocess: String)
+    /// The head file lacks a key `headstart train` records (another program's head, or an older headstart's).
+    case missingKey(head: String, key: String)
+    /// The head's recorded settings (cut, size, resize, preprocessing, classes) do not parse.
+    case unreadableSettings(head: String, metadata: [String: String])
+    /// The head's recorded size is outside what `--size` accepts.
+    case sizeOutOfRange(head: String, problem: SettingError)
+    /// The head was trained on other weights, settings or classes than the cache holds (each difference named).
+    case doesNotFit(head: String, cache: String, differences: [String])
+
+    public var description: String {
+        switch self {
+        case let .unknownCacheSettings(cache, layer, inputSize, resize, preprocess):
+            return "\(cache): the cache's fingerprint has settings this headstart does not know: \(layer), \(inputSize), \(resize), \(preprocess)"
+        case let .missingKey(head, key):
+            return "\(head): the head does not record '\(key)': it was not saved by `headstart train` (or by an older version)"
+        case let .unreadableSettings(head, metadata):
+            return "\(head): the head's recorded settings are not readable: \(metadata)"
+        case let .sizeOutOfRange(head, problem):
+            return "\(head): \(problem)"
+        case let .doesNotFit(head, cache, differences):
+            return "\(head): does not fit the cache \(cache): " + differences.joined(separator: "; ")
+        }
+    }
 }

@@ -9,10 +9,10 @@ public struct HeadTrainingJob {
     public var cache: String
     public var out: String
     public var options = TrainingOptions()
-    public var hidden = 1024
-    public var dropout: Float = 0
+    public var hidden = Recipe.book.hidden
+    public var dropout = Recipe.book.dropout
     /// Seed of the initial weights (glorot_uniform); `initial` overrides them.
-    public var initSeed: UInt64 = 0
+    public var initSeed = Recipe.book.seed
     /// A head file to start from instead of fresh weights (`--init`).
     public var initial: String?
     /// Save the head after every epoch whose monitored loss improved (`--checkpoint-best`), to `out`; the final
@@ -84,16 +84,15 @@ public enum HeadTraining {
             train = l
         }
         defer { liveSource?.finish() }
-        guard train.count > 0 else {
-            throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
-        }
+        guard train.count > 0 else { throw HeadTrainingError.noTrainingRecords(cache: job.cache) }
         let config = HeadConfig(featureCount: cache.fingerprint.featureCount, hidden: job.hidden,
                                 classes: max(2, provenance.classNames.count), dropout: job.dropout)
         let head: Head
         if let initial = job.initial {
             let loaded = try HeadFile.load(path: initial).head
             guard loaded.config.featureCount == config.featureCount, loaded.config.classes == config.classes else {
-                throw ProvenanceError(source: initial, reason: "the head has \(loaded.config.featureCount) inputs and \(loaded.config.classes) classes; the cache needs \(config.featureCount) and \(config.classes)")
+                throw HeadTrainingError.initialHeadDoesNotFit(head: initial, inputs: loaded.config.featureCount, classes: loaded.config.classes,
+                                                              cacheInputs: config.featureCount, cacheClasses: config.classes)
             }
             head = try Head(config: HeadConfig(featureCount: config.featureCount, hidden: loaded.config.hidden,
                                                classes: config.classes, dropout: job.dropout),
@@ -234,17 +233,65 @@ public enum TrainingReport {
         var h = TrainingHistory()
         let lines = csv.split(separator: "\n", omittingEmptySubsequences: true)
         guard let header = lines.first, header.hasPrefix("epoch,loss,accuracy,val_loss,val_accuracy,seconds") else {
-            throw ProvenanceError(source: source, reason: "not a history written by headstart (its header is not epoch,loss,accuracy,val_loss,val_accuracy,seconds)")
+            throw HeadTrainingError.notAHistory(file: source)
         }
         for (n, line) in lines.dropFirst().enumerated() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard f.count >= 6, let epoch = Int(f[0]), let loss = Double(f[1]), let accuracy = Double(f[2]),
                   let seconds = Double(f[5]) else {
-                throw ProvenanceError(source: source, reason: "line \(n + 2) is not an epoch row: \(line)")
+                throw HeadTrainingError.notAnEpochRow(file: source, line: n + 2, text: String(line))
             }
             h.epochs.append(EpochLog(epoch: epoch, loss: loss, accuracy: accuracy, valLoss: Double(f[3]),
                                      valAccuracy: Double(f[4]), seconds: seconds))
         }
         return h
+    }
+}
+
+extension PipelineDefinition {
+    /// The training the file's `train:` section describes, the book's recipe where it is silent: its cache into
+    /// `out`, on one cached view per image each epoch when `augmentViews`.
+    public func trainingJob(cache: String, out: String, augmentViews: Bool) -> HeadTrainingJob {
+        let t = train, book = Recipe.book
+        var job = HeadTrainingJob(cache: cache, out: out)
+        job.options = TrainingOptions(epochs: t?.epochs ?? book.epochs, batchSize: t?.batch ?? book.batchSize,
+                                      learningRate: Float(t?.lr ?? book.learningRate), shuffle: t?.shuffle ?? book.shuffle,
+                                      seed: t?.seed ?? book.seed, earlyStopPatience: t?.earlyStop)
+        job.hidden = t?.hidden ?? book.hidden
+        if augmentViews { job.augment = .views }
+        job.dropout = t?.dropout.map(Float.init) ?? book.dropout
+        job.initSeed = t?.seed ?? book.seed
+        job.tensorboard = t?.tensorboard
+        return job
+    }
+}
+
+/// Why stage two cannot train or evaluate a head, or read a history back. Each message starts with the file it is
+/// about.
+public enum HeadTrainingError: Error, CustomStringConvertible {
+    /// The cache's training split has no usable record.
+    case noTrainingRecords(cache: String)
+    /// The split to evaluate has no usable record.
+    case emptySplit(cache: String, split: Split)
+    /// `--init`'s head has other inputs or classes than the cache's features and classes.
+    case initialHeadDoesNotFit(head: String, inputs: Int, classes: Int, cacheInputs: Int, cacheClasses: Int)
+    /// A history CSV whose header is not the one `TrainingReport.csv` writes.
+    case notAHistory(file: String)
+    /// A history CSV row (1-based `line`) that is not an epoch.
+    case notAnEpochRow(file: String, line: Int, text: String)
+
+    public var description: String {
+        switch self {
+        case let .noTrainingRecords(cache):
+            return "\(cache): the cache has no training records (run `headstart extract` first)"
+        case let .emptySplit(cache, split):
+            return "\(cache): the \(split) split is empty"
+        case let .initialHeadDoesNotFit(head, inputs, classes, cacheInputs, cacheClasses):
+            return "\(head): the head has \(inputs) inputs and \(classes) classes; the cache needs \(cacheInputs) and \(cacheClasses)"
+        case let .notAHistory(file):
+            return "\(file): not a history written by headstart (its header is not epoch,loss,accuracy,val_loss,val_accuracy,seconds)"
+        case let .notAnEpochRow(file, line, text):
+            return "\(file): line \(line) is not an epoch row: \(text)"
+        }
     }
 }

@@ -240,8 +240,8 @@ public struct StalenessReport: Codable, Equatable, Sendable {
     /// Files that could not be read to compare their content.
     public var unreadable: [StaleFile]
     public var unchanged: Int
-    /// True when every file was hashed; false when files with the recorded size and mtime were trusted (as
-    /// `extract` trusts them).
+    /// True when every file was hashed; false when files whose stat data (size, modification and change times,
+    /// inode, device) is as recorded and not racy were trusted unchanged (as `extract` trusts them).
     public var hashedAll: Bool
     /// Anything added, changed or removed.
     public var stale: Bool

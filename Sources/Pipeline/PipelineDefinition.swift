@@ -26,11 +26,11 @@ public struct PipelineDefinition: Codable, Equatable {
     }
 
     public struct ExtractSection: Codable, Equatable {
-        public var layer: String?
+        public var layer: CutLayer?
         public var size: Int?
-        public var resize: String?
-        public var preprocess: String?
-        public var dtype: String?
+        public var resize: ResizeMethod?
+        public var preprocess: PreprocessMode?
+        public var dtype: FeatureDType?
         public var batch: Int?
         public var validationSplit: Double?
         public var limit: Int?
@@ -38,6 +38,19 @@ public struct PipelineDefinition: Codable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case layer, size, resize, preprocess, dtype, batch, limit
             case validationSplit = "validation_split", allowLabelConflicts = "allow_label_conflicts"
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            layer = try c.decodeChoice(forKey: .layer, section: "extract")
+            size = try c.decodeIfPresent(Int.self, forKey: .size)
+            resize = try c.decodeChoice(forKey: .resize, section: "extract")
+            preprocess = try c.decodeChoice(forKey: .preprocess, section: "extract")
+            dtype = try c.decodeChoice(forKey: .dtype, section: "extract", choices: "f16 or f32")
+            batch = try c.decodeIfPresent(Int.self, forKey: .batch)
+            validationSplit = try c.decodeIfPresent(Double.self, forKey: .validationSplit)
+            limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+            allowLabelConflicts = try c.decodeIfPresent(Bool.self, forKey: .allowLabelConflicts)
         }
     }
 
@@ -68,8 +81,8 @@ public struct PipelineDefinition: Codable, Equatable {
         public var epochs: FlexibleValues?
         public var seed: FlexibleValues?
         public var random: Int?
-        public var strategy: String?
-        public var metric: String?
+        public var strategy: SweepStrategyName?
+        public var metric: SweepMetric?
         public var rungs: Int?
         public var keep: Double?
         public var shuffle: Bool?
@@ -80,6 +93,24 @@ public struct PipelineDefinition: Codable, Equatable {
             case earlyStop = "early_stop"
         }
         public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lr = try c.decodeIfPresent(FlexibleValues.self, forKey: .lr)
+            hidden = try c.decodeIfPresent(FlexibleValues.self, forKey: .hidden)
+            dropout = try c.decodeIfPresent(FlexibleValues.self, forKey: .dropout)
+            batch = try c.decodeIfPresent(FlexibleValues.self, forKey: .batch)
+            epochs = try c.decodeIfPresent(FlexibleValues.self, forKey: .epochs)
+            seed = try c.decodeIfPresent(FlexibleValues.self, forKey: .seed)
+            random = try c.decodeIfPresent(Int.self, forKey: .random)
+            strategy = try c.decodeChoice(forKey: .strategy, section: "sweep")
+            metric = try c.decodeChoice(forKey: .metric, section: "sweep")
+            rungs = try c.decodeIfPresent(Int.self, forKey: .rungs)
+            keep = try c.decodeIfPresent(Double.self, forKey: .keep)
+            shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle)
+            earlyStop = try c.decodeIfPresent(Int.self, forKey: .earlyStop)
+            output = try c.decodeIfPresent(String.self, forKey: .output)
+        }
 
         /// The swept hyper-parameters: key, the setting each value must pass, and the values given.
         public var hyperParameters: [(key: String, setting: Setting, values: FlexibleValues?)] {
@@ -183,6 +214,16 @@ public struct PipelineDefinition: Codable, Equatable {
         }
     }
 
+    /// A closed choice (a cut layer, a resize method, a sweep strategy …) whose word is none of its values.
+    public struct UnknownChoice: Error, CustomStringConvertible {
+        /// `section.key`, as the file spells it.
+        public var key: String
+        public var value: String
+        /// The values, in words ("one of a, b, c" unless the key has its own phrase).
+        public var choices: String
+        public var description: String { "\(key) '\(value)' is not \(choices)" }
+    }
+
     public struct LoadError: Error, CustomStringConvertible {
         public var path: String
         public var reason: String
@@ -215,6 +256,9 @@ public struct PipelineDefinition: Codable, Equatable {
             p = try YAMLDecoder().decode(PipelineDefinition.self, from: text)
         } catch let e as LoadError {
             throw e
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is UnknownChoice {
+            // Yams wraps what a decoder throws as "not valid YAML"; the choice's own message names the key.
+            throw LoadError(path: path, reason: "\(context.underlyingError!)")
         } catch let DecodingError.keyNotFound(key, context) {
             throw LoadError(path: path, reason: "missing key \(key.stringValue) at \(codingPath(context))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
@@ -330,8 +374,6 @@ public struct PipelineDefinition: Codable, Equatable {
         try check(.extractBatch, extract?.batch)
         try check(.validationSplit, extract?.validationSplit)
         try check(.limit, extract?.limit)
-        _ = try extractionSettings(source: path)
-        _ = try featureDType(source: path)
         try check(.epochs, train?.epochs)
         try check(.trainBatch, train?.batch)
         try check(.learningRate, train?.lr)
@@ -358,32 +400,16 @@ public struct PipelineDefinition: Codable, Equatable {
         c.codingPath.isEmpty ? "the top level" : c.codingPath.map(\.stringValue).joined(separator: ".")
     }
 
-    /// The extraction settings the file asks for, the book's where it is silent; an unknown value is an error
-    /// naming the key (a typo must not quietly fall back to a default).
-    public func extractionSettings(source: String) throws -> ExtractionSettings {
+    /// The extraction settings the file asks for, the book's where it is silent (an unknown word was refused when
+    /// the file was read, naming its key: a typo never falls back to a default).
+    public var extractionSettings: ExtractionSettings {
         let d = ExtractionSettings()
-        func parse<T: RawRepresentable>(_ raw: String?, _ key: String, _ choices: [String]) throws -> T? where T.RawValue == String {
-            guard let raw else { return nil }
-            guard let v = T(rawValue: raw) else {
-                throw LoadError(path: source, reason: "extract.\(key) '\(raw)' is not one of \(choices.joined(separator: ", "))")
-            }
-            return v
-        }
-        return ExtractionSettings(
-            layer: try parse(extract?.layer, "layer", CutLayer.allCases.map(\.rawValue)) ?? d.layer,
-            size: extract?.size ?? d.size,
-            resize: try parse(extract?.resize, "resize", ResizeMethod.allCases.map(\.rawValue)) ?? d.resize,
-            preprocess: try parse(extract?.preprocess, "preprocess", PreprocessMode.allCases.map(\.rawValue)) ?? d.preprocess)
+        return ExtractionSettings(layer: extract?.layer ?? d.layer, size: extract?.size ?? d.size,
+                                  resize: extract?.resize ?? d.resize, preprocess: extract?.preprocess ?? d.preprocess)
     }
 
     /// The stored feature type the file asks for (default f16).
-    public func featureDType(source: String) throws -> FeatureDType {
-        guard let raw = extract?.dtype else { return .f16 }
-        guard let t = FeatureDType(rawValue: raw) else {
-            throw LoadError(path: source, reason: "extract.dtype '\(raw)' is not f16 or f32")
-        }
-        return t
-    }
+    public var featureDType: FeatureDType { extract?.dtype ?? .f16 }
 
     /// The extraction the file describes — its dataset into `cache` (the file's own unless given), with the
     /// `extract:` and `augment:` sections, the book's settings where it is silent. Commands override from there.
@@ -391,7 +417,7 @@ public struct PipelineDefinition: Codable, Equatable {
         guard let dataset else { throw LoadError(path: source, reason: "the pipeline names no dataset (add `dataset:`)") }
         guard let cache = cacheOverride ?? cache else { throw LoadError(path: source, reason: "the pipeline names no cache (add `cache:`)") }
         var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cache)
-        job.dtype = try featureDType(source: source)
+        job.dtype = featureDType
         job.batchSize = extract?.batch ?? 32
         job.validationSplit = extract?.validationSplit ?? 0
         job.limit = extract?.limit
@@ -408,5 +434,19 @@ public struct PipelineDefinition: Codable, Equatable {
     /// Whether a command-line argument names a pipeline file rather than a folder.
     public static func isPipelineFile(_ path: String) -> Bool {
         path.hasSuffix(".yaml") || path.hasSuffix(".yml")
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A closed choice decoded straight into the enum the code uses; a word that is none of its values is an
+    /// `UnknownChoice` naming `section.key` and the values (`choices` when the key has its own phrase).
+    func decodeChoice<T: RawRepresentable & CaseIterable>(forKey key: Key, section: String, choices: String? = nil) throws -> T?
+    where T.RawValue == String {
+        guard let word = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let value = T(rawValue: word) else {
+            throw PipelineDefinition.UnknownChoice(key: "\(section).\(key.stringValue)", value: word,
+                                                   choices: choices ?? "one of " + T.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return value
     }
 }

@@ -37,123 +37,186 @@ public enum PipelineRun {
         public var description: String { "\(what) cannot be downloaded: \(cause)" }
     }
 
+    /// The pipeline's stages, in order: fetch or generate what is missing, extract, train, evaluate, report.
     public static func run(_ p: PipelineDefinition, source: String, downloader: Downloader = Downloader(),
                            events: Events = Events()) throws -> Outcome {
         func need(_ v: String?, _ key: String) throws -> String {
-            guard let v else { throw ProvenanceError(source: source, reason: "the pipeline has no `\(key):`") }
+            guard let v else { throw PipelineRunError.missingKey(pipeline: source, key: key) }
             return v
         }
         let dataset = try need(p.dataset, "dataset"), weightsPath = try need(p.weights, "weights")
         let cachePath = try need(p.cache, "cache"), output = try need(p.output, "output")
-        let fm = FileManager.default
         let demo = p.demo ?? false
-
-        // Weights.
-        if !fm.fileExists(atPath: weightsPath) {
-            try fm.createDirectory(atPath: (weightsPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if demo {
-                events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
-                try SeededWeights.kerasFile(seed: 7).write(to: weightsPath, style: .fixedLength)
-            } else if (weightsPath as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
-                let source = Catalogue.inceptionV3NoTopWeights(environment: ProcessInfo.processInfo.environment)
-                events.stage("fetching \(source.filename) from \(source.url.host ?? source.url.absoluteString)")
-                do {
-                    _ = try source.download(
-                        into: (weightsPath as NSString).deletingLastPathComponent, downloader: downloader, progress: events.download)
-                } catch let e as FetchError {
-                    if case .noNetwork = e { throw Offline(what: "the InceptionV3 weights", cause: "\(e)") }
-                    throw e
-                }
-            } else {
-                throw ProvenanceError(source: source, reason: "the weights file \(weightsPath) does not exist")
-            }
-        }
-        // Data.
-        if !fm.fileExists(atPath: dataset) {
-            if demo {
-                events.stage("generating the demo image set (discs vs stripes) → \(dataset)")
-                try DemoData.generate(into: URL(fileURLWithPath: dataset), size: 150)
-            } else if dataset.hasSuffix("horse-or-human") {
-                events.stage("fetching Horses-or-Humans")
-                do {
-                    _ = try HorsesOrHumans.fetch(into: dataset, downloads: (dataset as NSString).deletingLastPathComponent + "/downloads",
-                                                 downloader: downloader) { _, done, total in events.download(done, total) }
-                } catch let e as FetchError {
-                    if case .noNetwork = e { throw Offline(what: "the Horses-or-Humans images", cause: "\(e)") }
-                    throw e
-                }
-            } else {
-                throw ProvenanceError(source: source, reason: "the dataset folder \(dataset) does not exist")
-            }
-        }
-
-        // Extract.
-        events.stage("extract: \(dataset) → \(cachePath)")
-        let settings = try p.extractionSettings(source: source)
-        let (weights, origin) = try BaseWeights.loadClassified(path: weightsPath, cut: settings.layer)
-        events.weights(weights.sourceName, origin)
-        let extractor = try FeatureExtractor(weights: weights, settings: settings)
-        var job = try p.extractionJob(source: source)
-        job.weightsOrigin = origin
-        let extraction = try Extraction.run(job, extractor: extractor, weights: weights, progress: events.extractProgress)
-
-        // Train. The output folder is made only now, so a run that could not start leaves none behind.
-        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let t = p.train
-        let headPath = (output as NSString).appendingPathComponent("head.h5")
-        var train = HeadTrainingJob(cache: cachePath, out: headPath)
-        let epochs = t?.epochs ?? 40
-        train.options = TrainingOptions(epochs: epochs, batchSize: t?.batch ?? 20, learningRate: Float(t?.lr ?? 1e-4),
-                                        shuffle: t?.shuffle ?? true, seed: t?.seed ?? 0, earlyStopPatience: t?.earlyStop)
-        train.hidden = t?.hidden ?? 1024
-        if job.views > 0 { train.augment = .views }
-        train.dropout = Float(t?.dropout ?? 0)
-        train.initSeed = t?.seed ?? 0
-        train.tensorboard = t?.tensorboard
-        events.stage("train: \(epochs) epochs → \(headPath)")
-        let training = try HeadTraining.run(train) { events.epoch($0, epochs) }
-        let label = demo ? " (DEMO: seeded weights, generated images)" : origin.warning.map { " (\($0))" } ?? ""
-        let history = (output as NSString).appendingPathComponent("history.csv")
-        let curves = (output as NSString).appendingPathComponent("curves.svg")
-        try AtomicFile.write(Data(TrainingReport.csv(training.history, weights: origin, demo: demo).utf8), to: history)
-        try AtomicFile.write(Data(TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)").utf8),
-                             to: curves)
-        var outputs = [headPath, history, curves]
-
-        // Evaluate.
-        var evaluation: HeadEvaluationReport? = nil
-        if training.validationCount > 0 {
-            events.stage("evaluate: validation split")
-            var report = try HeadEvaluation.run(cache: cachePath, head: headPath)
-            if demo { report.demo = demoNote }
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let json = (output as NSString).appendingPathComponent("evaluation.json")
-            try AtomicFile.write(enc.encode(report), to: json)
-            outputs.append(json)
-            evaluation = report
-        }
+        try provideWeights(WeightsSource(path: weightsPath, demo: demo), at: weightsPath, pipeline: source,
+                           downloader: downloader, events: events)
+        try provideDataset(DatasetSource(folder: dataset, demo: demo), at: dataset, pipeline: source,
+                           downloader: downloader, events: events)
+        let (extraction, base, views) = try extract(p, source: source, dataset: dataset, weightsPath: weightsPath,
+                                                    cache: cachePath, events: events)
+        // The output folder is made only now, so a run that could not start leaves none behind.
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let label = demo ? " (DEMO: seeded weights, generated images)" : base.origin.warning.map { " (\($0))" } ?? ""
+        let (training, trainOutputs) = try train(p, cache: cachePath, output: output, views: views, origin: base.origin,
+                                                 label: label, events: events)
+        let headPath = trainOutputs[0]
+        var outputs = trainOutputs
+        let evaluation = training.validationCount > 0
+            ? try evaluate(cache: cachePath, head: headPath, output: output, demo: demo, events: events) : nil
         if let evaluation {
+            outputs.append((output as NSString).appendingPathComponent("evaluation.json"))
             let report = (output as NSString).appendingPathComponent("report.html")
             try HTMLReport.write(cache: cachePath, head: headPath, history: training.history,
                                  title: "\(p.name ?? "pipeline")\(label)", demo: demo, evaluation: evaluation, to: report)
             outputs.append(report)
         }
-        if demo {
-            let note = (output as NSString).appendingPathComponent("DEMO.txt")
-            try """
-            Everything in this folder is a DEMO made offline: the InceptionV3 weights were generated from a seed in
-            the Keras layout (not trained on ImageNet) and the images were generated (discs vs stripes). It shows the
-            pipeline working end to end; its numbers say nothing about the real recipe. With a network, run
-            `headstart run pipelines/horses-or-humans.yaml`, which fetches the real weights and images.
-
-            """.write(toFile: note, atomically: true, encoding: .utf8)
-            outputs.append(note)
-        }
+        if demo { outputs.append(try writeDemoNote(in: output)) }
         return Outcome(definition: p, extraction: extraction, training: training, evaluation: evaluation,
-                       weightsOrigin: origin, outputs: outputs)
+                       weightsOrigin: base.origin, outputs: outputs)
+    }
+
+    /// Where a missing weights file comes from: generated (a demo), Keras's notop file fetched and checked
+    /// against its MD5 (the file the catalogue names), or nowhere (the user's own file must exist).
+    enum WeightsSource {
+        case seeded, kerasNoTop, given
+
+        init(path: String, demo: Bool) {
+            if demo { self = .seeded } else if (path as NSString).lastPathComponent == Catalogue.inceptionV3NoTopWeights.filename {
+                self = .kerasNoTop
+            } else { self = .given }
+        }
+    }
+
+    /// Where a missing dataset folder comes from: generated (a demo), the Horses-or-Humans zips fetched and
+    /// verified image by image (a folder named `horse-or-human`, as the book's notebook names it), or nowhere.
+    enum DatasetSource {
+        case generated, horsesOrHumans, given
+
+        init(folder: String, demo: Bool) {
+            if demo { self = .generated } else if (folder as NSString).lastPathComponent == "horse-or-human" {
+                self = .horsesOrHumans
+            } else { self = .given }
+        }
+    }
+
+    static func provideWeights(_ from: WeightsSource, at weightsPath: String, pipeline: String, downloader: Downloader,
+                               events: Events) throws {
+        guard !FileManager.default.fileExists(atPath: weightsPath) else { return }
+        let folder = (weightsPath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        switch from {
+        case .seeded:
+            events.stage("generating seeded InceptionV3 weights (demo, not trained) → \(weightsPath)")
+            try SeededWeights.kerasFile(seed: 7).write(to: weightsPath, style: .fixedLength)
+        case .kerasNoTop:
+            let source = Catalogue.inceptionV3NoTopWeights(environment: ProcessInfo.processInfo.environment)
+            events.stage("fetching \(source.filename) from \(source.url.host ?? source.url.absoluteString)")
+            try offlineNamed("the InceptionV3 weights") {
+                _ = try source.download(into: folder, downloader: downloader, progress: events.download)
+            }
+        case .given:
+            throw PipelineRunError.missingWeights(pipeline: pipeline, path: weightsPath)
+        }
+    }
+
+    static func provideDataset(_ from: DatasetSource, at dataset: String, pipeline: String, downloader: Downloader,
+                               events: Events) throws {
+        guard !FileManager.default.fileExists(atPath: dataset) else { return }
+        switch from {
+        case .generated:
+            events.stage("generating the demo image set (discs vs stripes) → \(dataset)")
+            try DemoData.generate(into: URL(fileURLWithPath: dataset), size: 150)
+        case .horsesOrHumans:
+            events.stage("fetching Horses-or-Humans")
+            try offlineNamed("the Horses-or-Humans images") {
+                _ = try HorsesOrHumans.fetch(into: dataset, downloads: (dataset as NSString).deletingLastPathComponent + "/downloads",
+                                             downloader: downloader) { _, done, total in events.download(done, total) }
+            }
+        case .given:
+            throw PipelineRunError.missingDataset(pipeline: pipeline, path: dataset)
+        }
+    }
+
+    /// Runs a download; no network is `Offline` naming `what` (the caller may run the demo instead).
+    static func offlineNamed(_ what: String, _ download: () throws -> Void) throws {
+        do { try download() } catch let e as FetchError {
+            if case .noNetwork = e { throw Offline(what: what, cause: "\(e)") }
+            throw e
+        }
+    }
+
+    /// Stage one: the dataset into the cache, incrementally. Also returns the base network (its weights' origin
+    /// labels every output) and how many views per image the extraction made.
+    static func extract(_ p: PipelineDefinition, source: String, dataset: String, weightsPath: String, cache: String,
+                        events: Events) throws -> (ExtractionSummary, BaseNetwork, Int) {
+        events.stage("extract: \(dataset) → \(cache)")
+        let base = try BaseNetwork(weightsPath: weightsPath, settings: p.extractionSettings)
+        events.weights(base.weights.sourceName, base.origin)
+        var job = try p.extractionJob(source: source)
+        job.weightsOrigin = base.origin
+        let extraction = try Extraction.run(job, extractor: base.extractor, weights: base.weights, progress: events.extractProgress)
+        return (extraction, base, job.views)
+    }
+
+    /// Stage two: the head over the cache with the pipeline's `train:` section (the book's recipe where it is
+    /// silent), then its history and curves. Returns the result and the files written, head first.
+    static func train(_ p: PipelineDefinition, cache: String, output: String, views: Int, origin: WeightsOrigin,
+                      label: String, events: Events) throws -> (HeadTrainingResult, [String]) {
+        let headPath = (output as NSString).appendingPathComponent("head.h5")
+        let job = p.trainingJob(cache: cache, out: headPath, augmentViews: views > 0)
+        let epochs = job.options.epochs
+        events.stage("train: \(epochs) epochs → \(headPath)")
+        let training = try HeadTraining.run(job) { events.epoch($0, epochs) }
+        let demo = p.demo ?? false
+        let history = (output as NSString).appendingPathComponent("history.csv")
+        let curves = (output as NSString).appendingPathComponent("curves.svg")
+        try AtomicFile.write(Data(TrainingReport.csv(training.history, weights: origin, demo: demo).utf8), to: history)
+        try AtomicFile.write(Data(TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)").utf8),
+                             to: curves)
+        return (training, [headPath, history, curves])
+    }
+
+    /// The head on the validation split, written as evaluation.json.
+    static func evaluate(cache: String, head: String, output: String, demo: Bool, events: Events) throws -> HeadEvaluationReport {
+        events.stage("evaluate: validation split")
+        var report = try HeadEvaluation.run(cache: cache, head: head)
+        if demo { report.demo = demoNote }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(report), to: (output as NSString).appendingPathComponent("evaluation.json"))
+        return report
+    }
+
+    /// DEMO.txt, which says what a demo's outputs are.
+    static func writeDemoNote(in output: String) throws -> String {
+        let note = (output as NSString).appendingPathComponent("DEMO.txt")
+        try """
+        Everything in this folder is a DEMO made offline: the InceptionV3 weights were generated from a seed in
+        the Keras layout (not trained on ImageNet) and the images were generated (discs vs stripes). It shows the
+        pipeline working end to end; its numbers say nothing about the real recipe. With a network, run
+        `headstart run pipelines/horses-or-humans.yaml`, which fetches the real weights and images.
+
+        """.write(toFile: note, atomically: true, encoding: .utf8)
+        return note
     }
 
     /// What a demo's report says of itself.
     public static let demoNote = "DEMO: seeded weights (not trained) and generated images; these numbers say nothing about the real recipe"
+}
+
+/// Why `run` cannot start a pipeline. Each message starts with the pipeline file.
+public enum PipelineRunError: Error, CustomStringConvertible {
+    /// The pipeline lacks a key `run` needs (`dataset:`, `weights:`, `cache:`, `output:`).
+    case missingKey(pipeline: String, key: String)
+    /// The weights file is missing and the pipeline does not name one `run` can fetch or generate.
+    case missingWeights(pipeline: String, path: String)
+    /// The dataset folder is missing and the pipeline does not name one `run` can fetch or generate.
+    case missingDataset(pipeline: String, path: String)
+
+    public var description: String {
+        switch self {
+        case let .missingKey(pipeline, key): return "\(pipeline): the pipeline has no `\(key):`"
+        case let .missingWeights(pipeline, path): return "\(pipeline): the weights file \(path) does not exist"
+        case let .missingDataset(pipeline, path): return "\(pipeline): the dataset folder \(path) does not exist"
+        }
+    }
 }

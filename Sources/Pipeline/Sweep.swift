@@ -123,9 +123,49 @@ public enum Sweep {
     /// (`HeadGroupTrainer`), each bitwise as `headstart train` would train it alone; finished configs' results
     /// are written as they finish; at the end `sweep.csv`, `sweep.json`, `best.h5` (the best config's head at
     /// its best epoch, with its provenance and config) and `validation-curves.svg`.
+    /// Stages: this machine's configs, the cache's splits, every head checked to fit, earlier results resumed,
+    /// the strategy's training, the reports.
     @discardableResult
     public static func run(_ job: SweepJob, onEvent: (SweepEvent) -> Void = { _ in }) throws -> SweepOutcome {
-        let wallStart = DispatchTime.now().uptimeNanoseconds
+        let wallStart = now()
+        let configs = try machineConfigs(job)
+        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
+        let provenance = try HeadProvenance(cache: cache)
+        let screening = try cache.screened(policy: job.damagePolicy)
+        let train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
+        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
+        guard train.count > 0 else { throw HeadTrainingError.noTrainingRecords(cache: job.cache) }
+        let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
+        try checkFits(configs, featureCount: F, classes: classes)
+        let identity = try cacheIdentity(cache, train: train.count, validation: validation.count)
+        try FileManager.default.createDirectory(atPath: "\(job.out)/configs", withIntermediateDirectories: true)
+        return try withoutActuallyEscaping(onEvent) { onEvent in
+            let runner = try SweepRunner(job: job, provenance: provenance, identity: identity, featureCount: F, classes: classes,
+                                         train: train, validation: validation.count > 0 ? validation : nil, onEvent: onEvent)
+            runner.resume(configs)
+            onEvent(.planned(configs: configs, resumed: runner.results))
+            let resumedCount = runner.results.count
+            switch job.strategy {
+            case .full:
+                let pending = configs.filter { runner.results[$0.id] == nil }
+                try runner.trainStage(pending, from: 0, until: pending.map(\.epochs).max() ?? 0, keepInMemory: false, last: true)
+            case let .halving(_, keep):
+                try runner.halving(configs, keep: keep)
+            }
+            try runner.incumbent.flush(metadata: provenance.metadata)
+            var outcome = SweepOutcome(ranked: rank(configs.compactMap { runner.results[$0.id] }, by: job.metric),
+                                       trainedCount: runner.trained.count, resumedCount: resumedCount,
+                                       wallSeconds: now() - wallStart)
+            outcome.damaged = screening.damaged
+            outcome.cacheIdentity = identity
+            outcome.shard = job.shard
+            try writeReports(outcome, out: job.out, metric: job.metric, schedule: runner.schedule, plotTop: job.plotTop)
+            return outcome
+        }
+    }
+
+    /// The job's configs this machine trains (all, or its shard's), after the checks a shard and halving need.
+    static func machineConfigs(_ job: SweepJob) throws -> [SweepConfig] {
         guard !job.configs.isEmpty else { throw SweepSpecError("the sweep has no configs") }
         if let shard = job.shard {
             guard shard.count >= 1, (0..<shard.count).contains(shard.index) else {
@@ -135,7 +175,6 @@ public enum Sweep {
                 throw SweepSpecError("--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has. Shard a full sweep (each config trains to its epochs), or run halving on one machine")
             }
         }
-        // This machine's configs: all of them, or those of its shard.
         let configs = job.shard.map { s in job.configs.filter { $0.shard(of: s.count) == s.index } } ?? job.configs
         if case let .halving(k, keep) = job.strategy {
             guard k >= 1, keep > 0, keep < 1 else { throw SweepSpecError("halving needs rungs ≥ 1 and keep in (0, 1) (found \(k), \(keep))") }
@@ -143,17 +182,11 @@ public enum Sweep {
                 throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(configs.map(\.epochs)).sorted()))")
             }
         }
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
-        let provenance = try HeadProvenance(cache: cache)
-        let screening = try cache.screened(policy: job.damagePolicy)
-        let train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
-        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
-        guard train.count > 0 else {
-            throw ProvenanceError(source: job.cache, reason: "the cache has no training records (run `headstart extract` first)")
-        }
-        let val: FeatureSource? = validation.count > 0 ? validation : nil
-        let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
-        // Every config's head must fit before any trains (passes are sized from these bytes).
+        return configs
+    }
+
+    /// Every config's head must fit before any trains (passes are sized from these bytes).
+    static func checkFits(_ configs: [SweepConfig], featureCount F: Int, classes: Int) throws {
         for c in configs {
             let config = HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout)
             do {
@@ -164,144 +197,6 @@ public enum Sweep {
                 }
             } catch let e as HeadError { throw SweepSpecError("config \(c.label): \(e)") }
         }
-        let identity = try cacheIdentity(cache, train: train.count, validation: validation.count)
-        let schedule = job.strategy.schedule(job.metric)
-        try FileManager.default.createDirectory(atPath: "\(job.out)/configs", withIntermediateDirectories: true)
-
-        // Resume: results saved under the same schedule from the same cache.
-        var results: [String: SweepResult] = [:]
-        for c in configs {
-            let path = "\(configDirectory(job.out, c.id))/\(resultName)"
-            guard let data = FileManager.default.contents(atPath: path),
-                  let r = try? JSONDecoder().decode(SweepResult.self, from: data),
-                  r.config == c, r.schedule == schedule, r.cacheIdentity == identity else { continue }
-            results[c.id] = r
-        }
-        onEvent(.planned(configs: configs, resumed: results))
-        let resumedCount = results.count
-
-        var incumbent = try Incumbent(out: job.out, identity: identity, schedule: schedule, metric: job.metric)
-        let metadataBase = provenance.metadata
-        var trained = Set<String>()
-        var live: [String: (trainer: HeadTrainer, history: TrainingHistory)] = [:]
-
-        func finish(_ c: SweepConfig, _ history: TrainingHistory, status: String) throws {
-            try incumbent.flush(metadata: metadataBase)
-            let best = job.metric.bestEpoch(history.epochs)!
-            let r = SweepResult(id: c.id, config: c, schedule: schedule, cacheIdentity: identity, status: status,
-                                epochsTrained: history.epochs.count, bestEpoch: best.epoch, valLoss: best.valLoss,
-                                valAcc: best.valAccuracy, loss: best.loss, acc: best.accuracy,
-                                seconds: history.epochs.reduce(0) { $0 + $1.seconds },
-                                history: history.epochs.map(SweepResult.EpochRecord.init))
-            try writeResult(r, out: job.out, weights: provenance.weightsOrigin)
-            try? FileManager.default.removeItem(atPath: "\(configDirectory(job.out, c.id))/\(stateName)")
-            results[c.id] = r
-            live[c.id] = nil
-            onEvent(.finished(r))
-        }
-
-        /// Trains `configs` (all at `from` epochs done, none finished) until `until` epochs (each capped by its
-        /// own count), in passes of heads sharing (batch, seed, shuffle), each pass within the memory budget.
-        func trainStage(_ configs: [SweepConfig], from: Int, until: Int, keepInMemory: Bool, last: Bool) throws {
-            var groups: [SweepConfig.PassKey: [SweepConfig]] = [:]
-            var order: [SweepConfig.PassKey] = []
-            for c in configs {
-                if groups[c.passKey] == nil { order.append(c.passKey) }
-                groups[c.passKey, default: []].append(c)
-            }
-            for key in order {
-                var chunks: [[SweepConfig]] = [[]]
-                var bytes = 0
-                for c in groups[key]! {
-                    let b = stateBytes(c, featureCount: F)
-                    if !chunks[chunks.count - 1].isEmpty && bytes + b > job.memoryBudget { chunks.append([]); bytes = 0 }
-                    chunks[chunks.count - 1].append(c); bytes += b
-                }
-                for chunk in chunks {
-                    var trainers: [HeadTrainer] = []
-                    var histories: [TrainingHistory] = []
-                    for c in chunk {
-                        if let l = live[c.id] { trainers.append(l.trainer); histories.append(l.history); continue }
-                        let head = try Head(config: HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout), seed: c.seed)
-                        let t = try HeadTrainer(head: head, options: c.trainingOptions)
-                        var h = TrainingHistory()
-                        if from > 0 { h = try loadState(t, path: "\(configDirectory(job.out, c.id))/\(stateName)") }
-                        trainers.append(t); histories.append(h)
-                    }
-                    let group = try HeadGroupTrainer(trainers: trainers, startEpoch: from)
-                    for (i, h) in histories.enumerated() where from > 0 { group.restore(i, history: h) }
-                    for c in chunk where from == 0 { trained.insert(c.id); onEvent(.started(id: c.id)) }
-                    var done = Set<Int>()
-                    for e in from..<until {
-                        try group.train(train: train, validation: val, until: e + 1,
-                                        onEpoch: { i, log in
-                                            onEvent(.epoch(id: chunk[i].id, log: log))
-                                            incumbent.consider(chunk[i], log: log, head: group.members[i].head)
-                                        })
-                        for (i, m) in group.members.enumerated() where !done.contains(i) {
-                            if m.history.stoppedEarly {
-                                done.insert(i); try finish(chunk[i], m.history, status: "stopped early")
-                            } else if m.epochsDone >= chunk[i].epochs && last {
-                                done.insert(i); try finish(chunk[i], m.history, status: "completed")
-                            }
-                        }
-                        if done.count == chunk.count { break }
-                    }
-                    for (i, m) in group.members.enumerated() where !done.contains(i) {
-                        if keepInMemory {
-                            live[chunk[i].id] = (m.trainer, m.history)
-                        } else {
-                            try saveState(m.trainer, history: m.history, path: "\(configDirectory(job.out, chunk[i].id))/\(stateName)")
-                        }
-                    }
-                }
-            }
-        }
-
-        switch job.strategy {
-        case .full:
-            let pending = configs.filter { results[$0.id] == nil }
-            try trainStage(pending, from: 0, until: pending.map(\.epochs).max() ?? 0, keepInMemory: false, last: true)
-        case let .halving(_, keep):
-            let rungs = job.strategy.rungEpochs(configs[0].epochs)
-            var alive = configs
-            let pendingBytes = alive.filter { results[$0.id] == nil }.reduce(0) { $0 + stateBytes($1, featureCount: F) }
-            let keepInMemory = pendingBytes <= job.memoryBudget
-            var from = 0
-            for (r, until) in rungs.enumerated() {
-                let last = r == rungs.count - 1
-                let pending = alive.filter { results[$0.id] == nil }
-                try trainStage(pending, from: from, until: until, keepInMemory: keepInMemory, last: last)
-                if last { break }
-                // Rank every config alive at this rung by its best epoch up to the rung.
-                func history(_ c: SweepConfig) -> [EpochLog] { results[c.id]?.logs ?? live[c.id]?.history.epochs ?? (try? loadHistory(job.out, c.id)) ?? [] }
-                let ranked = alive.sorted { a, b in
-                    let ka = job.metric.key(job.metric.bestEpoch(history(a), limit: until)!)
-                    let kb = job.metric.key(job.metric.bestEpoch(history(b), limit: until)!)
-                    return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
-                }
-                let n = max(1, Int((Double(alive.count) * keep).rounded(.up)))
-                let kept = Set(ranked.prefix(n).map(\.id))
-                let eliminated = alive.filter { !kept.contains($0.id) }
-                for c in eliminated where results[c.id] == nil {
-                    let h = try live[c.id]?.history ?? TrainingHistory(epochs: loadHistory(job.out, c.id))
-                    try finish(c, h, status: "eliminated at rung \(r + 1)")
-                }
-                alive = alive.filter { kept.contains($0.id) }
-                onEvent(.rung(index: r + 1, epoch: until, kept: alive.map(\.id), eliminated: eliminated.map(\.id)))
-                from = until
-            }
-        }
-        try incumbent.flush(metadata: metadataBase)
-
-        var outcome = SweepOutcome(ranked: rank(configs.compactMap { results[$0.id] }, by: job.metric),
-                                   trainedCount: trained.count, resumedCount: resumedCount,
-                                   wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9)
-        outcome.damaged = screening.damaged
-        outcome.cacheIdentity = identity
-        outcome.shard = job.shard
-        try writeReports(outcome, out: job.out, metric: job.metric, schedule: schedule, plotTop: job.plotTop)
-        return outcome
     }
 
     /// Results best first by `metric` at each one's best epoch (ties: the lower id).
@@ -457,5 +352,154 @@ struct Incumbent {
                           valLoss: log.valLoss, valAcc: log.valAccuracy)
         try AtomicFile.write(enc.encode(saved), to: "\(out)/best.json")
         dirty = false
+    }
+}
+
+/// One sweep's training state as it runs: the results so far (resumed or finished), the heads kept in memory
+/// between rungs, the best head yet (`incumbent`), and the stages that train passes and rungs.
+final class SweepRunner {
+    let job: SweepJob
+    let provenance: HeadProvenance
+    let identity: String
+    let schedule: String
+    let F: Int, classes: Int
+    let train: FeatureSource, validation: FeatureSource?
+    let onEvent: (SweepEvent) -> Void
+    var incumbent: Incumbent
+    var results: [String: SweepResult] = [:]
+    var trained = Set<String>()
+    var live: [String: (trainer: HeadTrainer, history: TrainingHistory)] = [:]
+
+    init(job: SweepJob, provenance: HeadProvenance, identity: String, featureCount: Int, classes: Int,
+         train: FeatureSource, validation: FeatureSource?, onEvent: @escaping (SweepEvent) -> Void) throws {
+        self.job = job; self.provenance = provenance; self.identity = identity
+        schedule = job.strategy.schedule(job.metric)
+        F = featureCount; self.classes = classes
+        self.train = train; self.validation = validation; self.onEvent = onEvent
+        incumbent = try Incumbent(out: job.out, identity: identity, schedule: schedule, metric: job.metric)
+    }
+
+    /// Results saved under the same schedule from the same cache.
+    func resume(_ configs: [SweepConfig]) {
+        for c in configs {
+            let path = "\(Sweep.configDirectory(job.out, c.id))/\(Sweep.resultName)"
+            guard let data = FileManager.default.contents(atPath: path),
+                  let r = try? JSONDecoder().decode(SweepResult.self, from: data),
+                  r.config == c, r.schedule == schedule, r.cacheIdentity == identity else { continue }
+            results[c.id] = r
+        }
+    }
+
+    func finish(_ c: SweepConfig, _ history: TrainingHistory, status: String) throws {
+        try incumbent.flush(metadata: provenance.metadata)
+        let best = job.metric.bestEpoch(history.epochs)!
+        let r = SweepResult(id: c.id, config: c, schedule: schedule, cacheIdentity: identity, status: status,
+                            epochsTrained: history.epochs.count, bestEpoch: best.epoch, valLoss: best.valLoss,
+                            valAcc: best.valAccuracy, loss: best.loss, acc: best.accuracy,
+                            seconds: history.epochs.reduce(0) { $0 + $1.seconds },
+                            history: history.epochs.map(SweepResult.EpochRecord.init))
+        try Sweep.writeResult(r, out: job.out, weights: provenance.weightsOrigin)
+        try? FileManager.default.removeItem(atPath: "\(Sweep.configDirectory(job.out, c.id))/\(Sweep.stateName)")
+        results[c.id] = r
+        live[c.id] = nil
+        onEvent(.finished(r))
+    }
+
+    /// Trains `configs` (all at `from` epochs done, none finished) until `until` epochs (each capped by its
+    /// own count), in passes of heads sharing (batch, seed, shuffle), each pass within the memory budget.
+    func trainStage(_ configs: [SweepConfig], from: Int, until: Int, keepInMemory: Bool, last: Bool) throws {
+        var groups: [SweepConfig.PassKey: [SweepConfig]] = [:]
+        var order: [SweepConfig.PassKey] = []
+        for c in configs {
+            if groups[c.passKey] == nil { order.append(c.passKey) }
+            groups[c.passKey, default: []].append(c)
+        }
+        for key in order {
+            var chunks: [[SweepConfig]] = [[]]
+            var bytes = 0
+            for c in groups[key]! {
+                let b = Sweep.stateBytes(c, featureCount: F)
+                if !chunks[chunks.count - 1].isEmpty && bytes + b > job.memoryBudget { chunks.append([]); bytes = 0 }
+                chunks[chunks.count - 1].append(c); bytes += b
+            }
+            for chunk in chunks { try trainPass(chunk, from: from, until: until, keepInMemory: keepInMemory, last: last) }
+        }
+    }
+
+    /// One pass: `chunk`'s heads (restored from memory or disk past epoch 0) trained together epoch by epoch;
+    /// those that stop early or reach their epochs at the last stage finish, the others are kept or saved.
+    func trainPass(_ chunk: [SweepConfig], from: Int, until: Int, keepInMemory: Bool, last: Bool) throws {
+        var trainers: [HeadTrainer] = []
+        var histories: [TrainingHistory] = []
+        for c in chunk {
+            if let l = live[c.id] { trainers.append(l.trainer); histories.append(l.history); continue }
+            let head = try Head(config: HeadConfig(featureCount: F, hidden: c.hidden, classes: classes, dropout: c.dropout), seed: c.seed)
+            let t = try HeadTrainer(head: head, options: c.trainingOptions)
+            var h = TrainingHistory()
+            if from > 0 { h = try Sweep.loadState(t, path: "\(Sweep.configDirectory(job.out, c.id))/\(Sweep.stateName)") }
+            trainers.append(t); histories.append(h)
+        }
+        let group = try HeadGroupTrainer(trainers: trainers, startEpoch: from)
+        for (i, h) in histories.enumerated() where from > 0 { group.restore(i, history: h) }
+        for c in chunk where from == 0 { trained.insert(c.id); onEvent(.started(id: c.id)) }
+        var done = Set<Int>()
+        for e in from..<until {
+            try group.train(train: train, validation: validation, until: e + 1,
+                            onEpoch: { i, log in
+                                self.onEvent(.epoch(id: chunk[i].id, log: log))
+                                self.incumbent.consider(chunk[i], log: log, head: group.members[i].head)
+                            })
+            for (i, m) in group.members.enumerated() where !done.contains(i) {
+                if m.history.stoppedEarly {
+                    done.insert(i); try finish(chunk[i], m.history, status: "stopped early")
+                } else if m.epochsDone >= chunk[i].epochs && last {
+                    done.insert(i); try finish(chunk[i], m.history, status: "completed")
+                }
+            }
+            if done.count == chunk.count { break }
+        }
+        for (i, m) in group.members.enumerated() where !done.contains(i) {
+            if keepInMemory {
+                live[chunk[i].id] = (m.trainer, m.history)
+            } else {
+                try Sweep.saveState(m.trainer, history: m.history, path: "\(Sweep.configDirectory(job.out, chunk[i].id))/\(Sweep.stateName)")
+            }
+        }
+    }
+
+    /// Successive halving: every rung trains the configs alive to its epoch, then keeps the best `keep` fraction
+    /// (rounded up, at least one) by each one's best epoch up to the rung, finishing the others.
+    func halving(_ configs: [SweepConfig], keep: Double) throws {
+        let rungs = job.strategy.rungEpochs(configs[0].epochs)
+        var alive = configs
+        let pendingBytes = alive.filter { results[$0.id] == nil }.reduce(0) { $0 + Sweep.stateBytes($1, featureCount: F) }
+        let keepInMemory = pendingBytes <= job.memoryBudget
+        var from = 0
+        for (r, until) in rungs.enumerated() {
+            let last = r == rungs.count - 1
+            let pending = alive.filter { results[$0.id] == nil }
+            try trainStage(pending, from: from, until: until, keepInMemory: keepInMemory, last: last)
+            if last { break }
+            // Rank every config alive at this rung by its best epoch up to the rung.
+            func history(_ c: SweepConfig) -> [EpochLog] {
+                results[c.id]?.logs ?? live[c.id]?.history.epochs ?? (try? Sweep.loadHistory(job.out, c.id)) ?? []
+            }
+            let metric = job.metric
+            let ranked = alive.sorted { a, b in
+                let ka = metric.key(metric.bestEpoch(history(a), limit: until)!)
+                let kb = metric.key(metric.bestEpoch(history(b), limit: until)!)
+                return ka == kb ? a.id < b.id : ka.lexicographicallyPrecedes(kb)
+            }
+            let n = max(1, Int((Double(alive.count) * keep).rounded(.up)))
+            let kept = Set(ranked.prefix(n).map(\.id))
+            let eliminated = alive.filter { !kept.contains($0.id) }
+            for c in eliminated where results[c.id] == nil {
+                let h = try live[c.id]?.history ?? TrainingHistory(epochs: Sweep.loadHistory(job.out, c.id))
+                try finish(c, h, status: "eliminated at rung \(r + 1)")
+            }
+            alive = alive.filter { kept.contains($0.id) }
+            onEvent(.rung(index: r + 1, epoch: until, kept: alive.map(\.id), eliminated: eliminated.map(\.id)))
+            from = until
+        }
     }
 }

@@ -75,6 +75,16 @@ public enum SweepMetric: String, Codable, CaseIterable, Sendable {
     }
 }
 
+/// The word that chooses a `SweepStrategy` (`sweep --strategy`, a pipeline's `sweep.strategy`): `full` (or `grid`)
+/// trains every config to its epochs, `halving` is successive halving.
+public enum SweepStrategyName: String, Codable, CaseIterable, Sendable {
+    case full, grid, halving
+
+    public func strategy(rungs: Int, keep: Double) -> SweepStrategy {
+        self == .halving ? .halving(rungs: rungs, keep: keep) : .full
+    }
+}
+
 /// How far configs train: all of them to their epochs (grid or random), or successive halving.
 public enum SweepStrategy: Equatable, Sendable {
     case full
@@ -158,13 +168,13 @@ public enum SweepValues: Equatable, Sendable {
 /// sampling seed; lr and hidden log-uniform over a range, dropout uniform, batch and epochs uniform integers;
 /// a list is sampled uniformly). Duplicates are dropped, first kept.
 public struct SweepSpec: Equatable, Sendable {
-    public var lr: SweepValues = .list([1e-4])
-    public var hidden: SweepValues = .list([1024])
-    public var dropout: SweepValues = .list([0])
-    public var batch: SweepValues = .list([20])
-    public var epochs: SweepValues = .list([40])
-    public var seed: SweepValues = .list([0])
-    public var shuffle = true
+    public var lr: SweepValues = .list([Recipe.book.learningRate])
+    public var hidden: SweepValues = .list([Double(Recipe.book.hidden)])
+    public var dropout: SweepValues = .list([Double(Recipe.book.dropout)])
+    public var batch: SweepValues = .list([Double(Recipe.book.batchSize)])
+    public var epochs: SweepValues = .list([Double(Recipe.book.epochs)])
+    public var seed: SweepValues = .list([Double(Recipe.book.seed)])
+    public var shuffle = Recipe.book.shuffle
     public var earlyStop: Int?
     public var random: Int?
     public var samplingSeed: UInt64 = 0

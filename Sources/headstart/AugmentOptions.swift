@@ -3,6 +3,13 @@ import Extract
 
 extension FillMode: ExpressibleByArgument {}
 
+/// `--flip`: which random flips (Keras horizontal_flip and vertical_flip).
+enum FlipChoice: String, CaseIterable, ExpressibleByArgument {
+    case none, horizontal, vertical, both
+    var horizontal: Bool { self == .horizontal || self == .both }
+    var vertical: Bool { self == .vertical || self == .both }
+}
+
 /// Keras ImageDataGenerator's augmentation settings, with its names and units.
 struct AugmentOptions: ParsableArguments {
     @Option(help: "Rotation range in degrees (Keras rotation_range).")
@@ -16,7 +23,7 @@ struct AugmentOptions: ParsableArguments {
     @Option(help: "Zoom range: z draws independent x and y zooms in [1−z, 1+z] (Keras zoom_range).")
     var zoom: Double = 0
     @Option(help: ArgumentHelp("Random flips.", valueName: "none|horizontal|vertical|both"))
-    var flip: String = "none"
+    var flip: FlipChoice = .none
     @Option(help: ArgumentHelp("Brightness range, e.g. 0.8:1.2 (Keras brightness_range).", valueName: "low:high"))
     var brightness: String?
     @Option(help: "Channel shift range in pixel units (Keras channel_shift_range).")
@@ -37,9 +44,6 @@ struct AugmentOptions: ParsableArguments {
 
     func settings() throws -> AugmentationSettings {
         if book { return .book }
-        guard ["none", "horizontal", "vertical", "both"].contains(flip) else {
-            throw ValidationError("--flip must be none, horizontal, vertical or both.")
-        }
         var range: Interval? = nil
         if let brightness {
             let parts = brightness.split(separator: ":").compactMap { Double($0) }
@@ -48,8 +52,7 @@ struct AugmentOptions: ParsableArguments {
         }
         let s = AugmentationSettings(
             rotation: rotation, widthShift: widthShift, heightShift: heightShift, shear: shear,
-            zoom: Interval(zoom: zoom), horizontalFlip: flip == "horizontal" || flip == "both",
-            verticalFlip: flip == "vertical" || flip == "both", brightness: range, channelShift: channelShift,
+            zoom: Interval(zoom: zoom), horizontalFlip: flip.horizontal, verticalFlip: flip.vertical, brightness: range, channelShift: channelShift,
             fill: fill, cval: cval)
         do { try s.validate() } catch { throw ValidationError("\(error)") }
         return s

@@ -36,6 +36,20 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     static func render(_ r: HeadEvaluationReport) -> String {
+        var lines = summary(r)
+        lines.append("\(r.misclassified.count) misclassified" + (r.misclassified.isEmpty ? "" : ":"))
+        for m in r.misclassified {
+            let probs = zip(m.probabilityClasses, m.probabilities).map { "P(\($0)) = \(String(format: "%.6g", $1))" }
+            lines.append("  \(m.path): \(m.label) predicted \(m.predicted) (\(probs.joined(separator: ", ")))")
+        }
+        lines.append("weights: \(WeightsOrigin(recorded: r.weightsOrigin))")
+        if let w = r.weightsWarning { lines.append("WARNING: \(w)") }
+        if let d = r.demo { lines.append(d) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Accuracy, loss, ROC AUC, the confusion matrix and each class's precision and recall (what `run` shows).
+    static func summary(_ r: HeadEvaluationReport) -> [String] {
         var lines = [String(format: "%@ split, %d images: accuracy %.4f, loss %.4f", r.split, r.count, r.accuracy, r.loss)]
         if let auc = r.rocAUC { lines.append(String(format: "ROC AUC %.4f", auc)) }
         let width = max(10, (r.classes.map(\.count).max() ?? 0) + 2)
@@ -47,14 +61,6 @@ struct EvaluateCommand: ParsableCommand {
             let p = r.precision[i].map { String(format: "%.4f", $0) } ?? "—", q = r.recall[i].map { String(format: "%.4f", $0) } ?? "—"
             lines.append("\(pad(c))precision \(p)  recall \(q)")
         }
-        lines.append("\(r.misclassified.count) misclassified" + (r.misclassified.isEmpty ? "" : ":"))
-        for m in r.misclassified {
-            let probs = zip(m.probabilityClasses, m.probabilities).map { "P(\($0)) = \(String(format: "%.6g", $1))" }
-            lines.append("  \(m.path): \(m.label) predicted \(m.predicted) (\(probs.joined(separator: ", ")))")
-        }
-        lines.append("weights: \(WeightsOrigin(recorded: r.weightsOrigin))")
-        if let w = r.weightsWarning { lines.append("WARNING: \(w)") }
-        if let d = r.demo { lines.append(d) }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }

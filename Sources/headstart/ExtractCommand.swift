@@ -106,9 +106,8 @@ struct ExtractCommand: ParsableCommand {
         guard let cachePath = cache ?? pipeline?.cache else {
             throw ValidationError("Give the cache folder with --cache.")
         }
-        let settings = try network.settings(pipeline, source: dataset)
-        let (weights, origin) = try BaseWeights.loadClassified(path: try network.weightsPath(pipeline), cut: settings.layer)
-        let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
+        let settings = network.settings(pipeline)
+        let base = try BaseNetwork(weightsPath: try network.weightsPath(pipeline), settings: settings, threads: network.threadCount)
         // The pipeline file's job (or a plain one), then every option given here.
         var job = try pipeline?.extractionJob(source: dataset, cache: cachePath)
             ?? ExtractionJob(dataset: URL(fileURLWithPath: datasetPath), cache: cachePath)
@@ -125,12 +124,12 @@ struct ExtractCommand: ParsableCommand {
         job.rebuild = rebuild
         if rehash { job.rehash = true }
         if allowLabelConflicts { job.allowLabelConflicts = true }
-        job.weightsOrigin = origin
+        job.weightsOrigin = base.origin
 
         let reporter = ProgressReporter("extract")
-        let s = try Extraction.run(job, extractor: extractor, weights: weights) { reporter.update($0, views: job.views > 0) }
-        print(render(s, cache: cachePath, dtype: job.dtype, kernels: extractor.network.kernelDescription))
-        print(weightsLines(origin, name: weights.sourceName).joined(separator: "\n"))
+        let s = try Extraction.run(job, extractor: base.extractor, weights: base.weights) { reporter.update($0, views: job.views > 0) }
+        print(render(s, cache: cachePath, dtype: job.dtype, kernels: base.extractor.network.kernelDescription))
+        print(weightsLines(base.origin, name: base.weights.sourceName).joined(separator: "\n"))
         if strict && !s.failed.isEmpty {
             throw StrictExtractionError(skipped: s.failed.count)
         }

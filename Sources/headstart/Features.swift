@@ -22,8 +22,7 @@ struct Features: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output .npy file.")
     var out: String
 
-    @Option(help: "Images per network batch.")
-    var batch: Int = 32
+    @OptionGroup var batch: NetworkBatchOption
 
     @Argument(help: "Image files (JPEG, PNG, BMP, PPM).")
     var images: [String]
@@ -31,18 +30,16 @@ struct Features: ParsableCommand {
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("Give at least one image.") }
         try checked {
-            try Setting.extractBatch.checkFlag(batch)
             try OutputPath.check(out, as: "--out")
         }
     }
 
     func run() throws {
-        let settings = try network.settings()
-        let weights = try BaseWeights.load(path: try network.weightsPath(), cut: settings.layer)
-        let extractor = try FeatureExtractor(weights: weights, settings: settings, threads: network.threadCount)
-        let values = try extractor.features(paths: images, batchSize: batch)
-        try NPY.write(floats: values, shape: [images.count] + extractor.featureShape, to: out)
-        let shape = ([images.count] + extractor.featureShape).map(String.init).joined(separator: ", ")
-        print("wrote \(out): float32 (\(shape)) from InceptionV3 \(settings.layer.rawValue) with \(weights.sourceName)")
+        let settings = network.settings()
+        let base = try BaseNetwork(weightsPath: try network.weightsPath(), settings: settings, threads: network.threadCount)
+        let values = try base.extractor.features(paths: images, batchSize: batch.batch)
+        try NPY.write(floats: values, shape: [images.count] + base.extractor.featureShape, to: out)
+        let shape = ([images.count] + base.extractor.featureShape).map(String.init).joined(separator: ", ")
+        print("wrote \(out): float32 (\(shape)) from InceptionV3 \(settings.layer.rawValue) with \(base.weights.sourceName)")
     }
 }

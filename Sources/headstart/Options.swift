@@ -38,21 +38,20 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: ArgumentHelp("rescale: x/255, as the book's ImageDataGenerator(rescale=1./255) (default); inception: x/127.5 − 1, as Keras preprocess_input.", valueName: "rescale|inception"))
     var preprocess: PreprocessMode?
 
-    @Option(help: "Threads for the network (0 = all cores).")
-    var threads: Int = 0
+    @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
         if let size, size < Network.minimumInputSize {
             throw ValidationError("--size \(size) is too small: InceptionV3 needs at least \(Network.minimumInputSize) pixels.")
         }
-        try checked { if let size { try Setting.size.checkFlag(size) }; try Setting.threads.checkFlag(threads) }
+        try checked { if let size { try Setting.size.checkFlag(size) } }
     }
 
-    var threadCount: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+    var threadCount: Int { threads.count }
 
     /// The settings, from these options, then the pipeline file, then the book's defaults.
-    func settings(_ pipeline: PipelineDefinition? = nil, source: String = "") throws -> ExtractionSettings {
-        let base = try pipeline?.extractionSettings(source: source) ?? ExtractionSettings()
+    func settings(_ pipeline: PipelineDefinition? = nil) -> ExtractionSettings {
+        let base = pipeline?.extractionSettings ?? ExtractionSettings()
         let s = ExtractionSettings(layer: layer ?? base.layer, size: size ?? base.size,
                                    resize: resize ?? base.resize, preprocess: preprocess ?? base.preprocess)
         return s
@@ -91,4 +90,22 @@ struct DamageOptions: ParsableArguments {
 /// a warning in words, on standard output beside the results it qualifies.
 func weightsLines(_ origin: WeightsOrigin, name: String) -> [String] {
     ["weights: \(name): \(origin)"] + (origin.warning.map { ["WARNING: \($0)"] } ?? [])
+}
+
+/// `--threads`, for every command that runs the base network.
+struct ThreadsOption: ParsableArguments {
+    @Option(help: "Threads for the network (0 = all cores).")
+    var threads: Int = 0
+
+    func validate() throws { try checked { try Setting.threads.checkFlag(threads) } }
+
+    var count: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+}
+
+/// `--batch` where it is the network's batch (`features`, `predict`).
+struct NetworkBatchOption: ParsableArguments {
+    @Option(help: "Images per network batch.")
+    var batch: Int = 32
+
+    func validate() throws { try checked { try Setting.extractBatch.checkFlag(batch) } }
 }

@@ -32,21 +32,15 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print one JSON document (predictions and failures) instead of lines.")
     var json = false
 
-    @Option(help: "Images per network batch.")
-    var batch: Int = 32
+    @OptionGroup var batch: NetworkBatchOption
 
-    @Option(help: "Threads for the network (0 = all cores).")
-    var threads: Int = 0
+    @OptionGroup var threads: ThreadsOption
 
     @Argument(help: "Image files and directories.")
     var images: [String]
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("Give at least one image or directory.") }
-        try checked {
-            try Setting.extractBatch.checkFlag(batch)
-            try Setting.threads.checkFlag(threads)
-        }
     }
 
     func run() throws {
@@ -54,8 +48,7 @@ struct PredictCommand: ParsableCommand {
         // The head records the origin of the weights it was trained on; --weights must be that very file (checked).
         if !json, let warning = trained.provenance.weightsOrigin.warning { warn("WARNING: \(warning)") }
         let paths = try Predictor.imagePaths(images)
-        let predictor = try Predictor(trained: trained, weightsPath: weights, batchSize: batch,
-                                      threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
+        let predictor = try Predictor(trained: trained, weightsPath: weights, batchSize: batch.batch, threads: threads.count)
         var predictions: [ImagePrediction] = []
         var failures: [(path: String, reason: String)] = []
         predictor.predict(paths: paths) { outcome in

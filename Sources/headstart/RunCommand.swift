@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
         print(String(format: "extracted %d, reused %d, skipped %d (%.1f s, %.1f images/s extracted); %d files unchanged by stat (not opened), %d read and hashed",
                      x.extracted, x.reused, x.failed.count, x.seconds, rate, x.unchangedByStat, x.hashed))
         if let e = outcome.evaluation {
-            print(EvaluateCommand.render(e).split(separator: "\n").prefix(while: { !$0.hasSuffix("misclassified:") && !$0.hasSuffix("misclassified") }).joined(separator: "\n"))
+            print(EvaluateCommand.summary(e).joined(separator: "\n"))
         }
         if let warning = outcome.weightsOrigin.warning { print("WARNING: \(warning)") }
         print("\(demo ? "[DEMO] " : "")outputs: " + outcome.outputs.joined(separator: ", "))

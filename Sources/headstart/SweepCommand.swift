@@ -3,6 +3,9 @@ import Foundation
 import HeadTrain
 import Pipeline
 
+extension SweepStrategyName: ExpressibleByArgument {}
+extension SweepMetric: ExpressibleByArgument {}
+
 /// `headstart sweep`: `sweep CACHE …` runs a sweep (`sweep run`, the default), `sweep merge` joins shards' folders.
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,8 +72,10 @@ struct SweepRunCommand: ParsableCommand {
     @Option(help: "Training seeds: a list (each config trains as `headstart train --seed`).") var seed: String?
     @Option(help: "Sample this many configs from the ranges instead of a grid.") var random: Int?
     @Option(help: "Seed of the --random draw.") var samplingSeed: UInt64 = 0
-    @Option(help: "full (every config to its epochs) or halving (successive halving).") var strategy: String?
-    @Option(help: "val_loss (lowest) or val_acc (highest, ties by val_loss): ranks configs and picks each one's best epoch.") var metric: String?
+    @Option(help: ArgumentHelp("full (every config to its epochs; grid is the same) or halving (successive halving).", valueName: "full|halving"))
+    var strategy: SweepStrategyName?
+    @Option(help: ArgumentHelp("val_loss (lowest) or val_acc (highest, ties by val_loss): ranks configs and picks each one's best epoch.", valueName: "val_loss|val_acc"))
+    var metric: SweepMetric?
     @Option(help: "Halving: number of rungs (default 3).") var rungs: Int?
     @Option(help: "Halving: fraction of configs kept at each rung (default 0.5).") var keep: Double?
     @Flag(help: "Keep training samples in cache order.") var noShuffle = false
@@ -128,14 +133,8 @@ struct SweepRunCommand: ParsableCommand {
         do { configs = try spec.configs() } catch { throw ValidationError("\(error)") }
 
         var job = SweepJob(cache: cachePath, out: outDir, configs: configs)
-        switch strategy ?? section.strategy ?? "full" {
-        case "full", "grid": job.strategy = .full
-        case "halving": job.strategy = .halving(rungs: rungs ?? section.rungs ?? 3, keep: keep ?? section.keep ?? 0.5)
-        case let s: throw ValidationError("--strategy '\(s)': use full or halving.")
-        }
-        guard let m = SweepMetric(rawValue: metric ?? section.metric ?? "val_loss") else {
-            throw ValidationError("--metric: use val_loss or val_acc.")
-        }
+        job.strategy = (strategy ?? section.strategy ?? .full).strategy(rungs: rungs ?? section.rungs ?? 3, keep: keep ?? section.keep ?? 0.5)
+        let m = metric ?? section.metric ?? .valLoss
         job.metric = m
         job.memoryBudget = Int(memoryGb * Double(1 << 30))
         job.plotTop = top

@@ -39,12 +39,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to save the head (.h5).")
     var out: String
 
-    @Option(help: "Epochs.") var epochs: Int = 40
-    @Option(help: "Batch size.") var batch: Int = 20
-    @Option(help: "RMSprop learning rate.") var lr: Float = 1e-4
-    @Option(help: "Units of the hidden Dense layer.") var hidden: Int = 1024
-    @Option(help: "Dropout rate after the hidden layer (0 = none).") var dropout: Float = 0
-    @Option(help: "Seed of the initial weights, the shuffles and the dropout masks.") var seed: UInt64 = 0
+    @Option(help: "Epochs.") var epochs = Recipe.book.epochs
+    @Option(help: "Batch size.") var batch = Recipe.book.batchSize
+    @Option(help: "RMSprop learning rate.") var lr = Float(Recipe.book.learningRate)
+    @Option(help: "Units of the hidden Dense layer.") var hidden = Recipe.book.hidden
+    @Option(help: "Dropout rate after the hidden layer (0 = none).") var dropout = Recipe.book.dropout
+    @Option(help: "Seed of the initial weights, the shuffles and the dropout masks.") var seed = Recipe.book.seed
     @Option(help: "Start from this head file instead of fresh weights.") var `init`: String?
     @Flag(help: "Keep the training samples in cache order (Keras fit(shuffle=False)).") var noShuffle = false
     @Option(help: "Stop when val_loss has not improved for this many epochs (Keras EarlyStopping).") var earlyStop: Int?
@@ -110,15 +110,8 @@ struct TrainCommand: ParsableCommand {
         case .none: break
         case .views: job.augment = .views
         case .live:
-            let cacheHandle = try FeatureCache(path: cache, fingerprint: nil, readOnly: true)
-            let layer = CutLayer(rawValue: cacheHandle.fingerprint.layer) ?? .mixed7
-            var live = LiveAugmentation(fresh: fresh!, weights: try BaseWeights.load(path: weights!, cut: layer))
-            let recorded = try AugmentRecipe.recorded(in: cacheHandle)
-            if let s = try augmentation.givenSettings() {
-                live.recipe = AugmentRecipe(settings: s, seed: augmentSeed ?? recorded?.seed ?? 0)
-            } else if let augmentSeed, let recorded {
-                live.recipe = AugmentRecipe(settings: recorded.settings, seed: augmentSeed)
-            }
+            var live = try LiveAugmentation.forCache(cache, weightsPath: weights!, fresh: fresh!,
+                                                     settings: try augmentation.givenSettings(), seed: augmentSeed)
             live.keepViews = keepViews
             live.dataset = dataset
             live.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount

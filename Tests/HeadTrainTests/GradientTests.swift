@@ -1,3 +1,4 @@
+import Numerics
 import XCTest
 @testable import HeadTrain
 

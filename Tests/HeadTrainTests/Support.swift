@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 @testable import HeadTrain
 
 /// Deterministic synthetic features from headstart's generator: post-ReLU-like values max(0, 2u − 1)·scale.

@@ -16,7 +16,7 @@ final class PipelineDefinitionTests: XCTestCase {
     func testTheHorsesOrHumansPipelineHoldsTheBooksSettings() throws {
         let path = repositoryRoot.appendingPathComponent("pipelines/horses-or-humans.yaml").path
         let p = try PipelineDefinition.load(path: path)
-        XCTAssertEqual(try p.extractionSettings(source: path), ExtractionSettings(layer: .mixed7, size: 150, resize: .nearest, preprocess: .rescale))
+        XCTAssertEqual(p.extractionSettings, ExtractionSettings(layer: .mixed7, size: 150, resize: .nearest, preprocess: .rescale))
         XCTAssertEqual(p.train?.epochs, 40)
         XCTAssertEqual(p.train?.batch, 20)
         XCTAssertEqual(p.train?.lr, 1e-4)
@@ -26,27 +26,37 @@ final class PipelineDefinitionTests: XCTestCase {
     func testEveryShippedPipelineLoads() throws {
         for name in ["horses-or-humans", "cats-vs-dogs", "cats-vs-dogs-full", "demo"] {
             let path = repositoryRoot.appendingPathComponent("pipelines/\(name).yaml").path
+            // Loading decodes extract's layer, resize, preprocess and dtype into their enums, or throws.
             let p = try PipelineDefinition.load(path: path)
             XCTAssertEqual(p.name, name)
-            XCTAssertNoThrow(try p.extractionSettings(source: path), name)
-            XCTAssertNoThrow(try p.featureDType(source: path), name)
         }
     }
 
     func testSilentKeysTakeTheBooksDefaults() throws {
         let path = try write("dataset: d\n")
-        XCTAssertEqual(try PipelineDefinition.load(path: path).extractionSettings(source: path), ExtractionSettings())
-        XCTAssertEqual(try PipelineDefinition.load(path: path).featureDType(source: path), .f16)
+        XCTAssertEqual(try PipelineDefinition.load(path: path).extractionSettings, ExtractionSettings())
+        XCTAssertEqual(try PipelineDefinition.load(path: path).featureDType, .f16)
     }
 
     func testAnUnknownValueIsAnErrorNamingItsKey() throws {
         let path = try write("extract:\n  layer: mixed77\n")
-        XCTAssertThrowsError(try PipelineDefinition.load(path: path).extractionSettings(source: path)) { error in
+        XCTAssertThrowsError(try PipelineDefinition.load(path: path).extractionSettings) { error in
             XCTAssertEqual("\(error)", "\(path): extract.layer 'mixed77' is not one of mixed0, mixed1, mixed2, mixed3, mixed4, mixed5, mixed6, mixed7, mixed8, mixed9, mixed10")
         }
         let dtype = try write("extract:\n  dtype: f64\n")
-        XCTAssertThrowsError(try PipelineDefinition.load(path: dtype).featureDType(source: dtype)) { error in
+        XCTAssertThrowsError(try PipelineDefinition.load(path: dtype).featureDType) { error in
             XCTAssertEqual("\(error)", "\(dtype): extract.dtype 'f64' is not f16 or f32")
+        }
+    }
+
+    func testAnUnknownSweepStrategyOrMetricIsRefusedWhenTheFileIsRead() throws {
+        let strategy = try write("sweep:\n  strategy: greedy\n")
+        XCTAssertThrowsError(try PipelineDefinition.load(path: strategy)) { error in
+            XCTAssertEqual("\(error)", "\(strategy): sweep.strategy 'greedy' is not one of full, grid, halving")
+        }
+        let metric = try write("sweep:\n  metric: val_auc\n")
+        XCTAssertThrowsError(try PipelineDefinition.load(path: metric)) { error in
+            XCTAssertEqual("\(error)", "\(metric): sweep.metric 'val_auc' is not one of val_loss, val_acc")
         }
     }
 

@@ -213,9 +213,9 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try SweepValues.parse(s.lr!.text, name: "--lr"), .list([1e-3, 3e-4]))
         XCTAssertEqual(try SweepValues.parse(s.hidden!.text, name: "--hidden"), .list([512]))
         XCTAssertEqual(try SweepValues.parse(s.dropout!.text, name: "--dropout"), .range(0, 0.5))
-        XCTAssertEqual(s.strategy, "halving")
+        XCTAssertEqual(s.strategy, .halving)
         XCTAssertEqual(s.rungs, 2)
-        XCTAssertEqual(s.metric, "val_acc")
+        XCTAssertEqual(s.metric, .valAcc)
     }
 }
 

@@ -1,0 +1,40 @@
+import Dispatch
+import Foundation
+
+// The general concurrency helpers, in the module every other one can reach (Extract, Store and HeadTrain never
+// import each other). Extract's `WorkerPool` and HeadTrain's `parallelFor` stay beside the kernels they drive.
+
+/// Seconds on the monotonic clock (for durations; not a date).
+public func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// A flag one thread sets and another polls.
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    public init() {}
+    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    public func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// A bounded blocking queue between threads: `put` waits while it holds `capacity` items, `take` while it is empty.
+public final class BlockingQueue<T>: @unchecked Sendable {
+    private var items: [T] = []
+    private let capacity: Int
+    private let condition = NSCondition()
+    public init(capacity: Int) { self.capacity = capacity }
+    public func put(_ x: T) {
+        condition.lock()
+        while items.count >= capacity { condition.wait() }
+        items.append(x)
+        condition.broadcast()
+        condition.unlock()
+    }
+    public func take() -> T {
+        condition.lock()
+        while items.isEmpty { condition.wait() }
+        let x = items.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return x
+    }
+}
