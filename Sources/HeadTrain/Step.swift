@@ -66,10 +66,10 @@ public enum Parallelism: Equatable, Sendable {
 /// RMSprop hyper-parameters (Keras 3 defaults except the learning rate, whose Keras default is 1e-3; the book
 /// and headstart use 1e-4).
 public struct RMSpropConfig: Equatable, Sendable {
-    public var learningRate: Float = 1e-4
+    public var learningRate = Float(Recipe.book.learningRate)
     public var rho: Double = 0.9
     public var epsilon: Double = 1e-7
-    public init(learningRate: Float = 1e-4, rho: Double = 0.9, epsilon: Double = 1e-7) {
+    public init(learningRate: Float = Float(Recipe.book.learningRate), rho: Double = 0.9, epsilon: Double = 1e-7) {
         self.learningRate = learningRate; self.rho = rho; self.epsilon = epsilon
     }
     // Keras casts each Python float to float32 at use: rho, 1 − rho (computed in Double), epsilon.
