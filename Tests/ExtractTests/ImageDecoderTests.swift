@@ -109,6 +109,46 @@ final class ImageDecoderTests: XCTestCase {
     func testBinaryPGMDecodesToEqualChannels() throws { try assertDecodesAsKeras("gray.pgm", format: .ppm) }
     func testPPMHeaderCommentIsSkipped() throws { try assertDecodesAsKeras("comment.ppm", format: .ppm) }
 
+    // TIFF (libtiff; samples unpacked as PIL's TiffImagePlugin raw modes, then convert('RGB'))
+    func testDeflateRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb.tif", format: .tiff) }
+    func testUncompressedRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_raw.tiff", format: .tiff) }
+    func testLZWRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_lzw.tif", format: .tiff) }
+    func testJPEGCompressedYCbCrTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_jpeg.tif", format: .tiff) }
+    func testRGBATIFFDropsUnassociatedAlpha() throws { try assertDecodesAsKeras("rgba.tif", format: .tiff) }
+    func testRGBATIFFWithAssociatedAlphaIsUnpremultipliedLikePIL() throws { try assertDecodesAsKeras("rgba_associated.tif", format: .tiff) }
+    func testGrayTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("gray.tif", format: .tiff) }
+    func testGray16TIFFClipsAbove255LikePIL() throws { try assertDecodesAsKeras("gray16.tif", format: .tiff) }
+    func testGray4BitTIFFScalesBy17() throws { try assertDecodesAsKeras("gray4.tif", format: .tiff) }
+    func testMinIsWhiteTIFFIsInverted() throws { try assertDecodesAsKeras("miniswhite.tif", format: .tiff) }
+    func testBilevelGroup4TIFFDecodesTo0And255() throws { try assertDecodesAsKeras("bilevel_g4.tif", format: .tiff) }
+    func testPaletteTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("palette.tif", format: .tiff) }
+    func testPalette4BitTIFFKeepsColourMapHighBytes() throws { try assertDecodesAsKeras("palette4.tif", format: .tiff) }
+    func testCMYKTIFFConvertsWithPILFormula() throws { try assertDecodesAsKeras("cmyk.tif", format: .tiff) }
+    func testCMYK16TIFFConvertsHighBytesWithPILFormula() throws { try assertDecodesAsKeras("cmyk16.tif", format: .tiff) }
+    func testBigEndianRGB16TIFFKeepsHighBytes() throws { try assertDecodesAsKeras("rgb16_be.tif", format: .tiff) }
+    func testTiledTIFFWithPartialEdgeTilesDecodesAsPIL() throws { try assertDecodesAsKeras("tiled.tif", format: .tiff) }
+    func testMultiPageTIFFGivesItsFirstPage() throws { try assertDecodesAsKeras("multipage.tif", format: .tiff) }
+    func testRealPhotoTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("horse_photo.tif", format: .tiff) }
+
+    // GIF (giflib; the first frame on its logical screen, as PIL's GifImagePlugin)
+    func testPaletteGIFDecodesAsPIL() throws { try assertDecodesAsKeras("palette.gif", format: .gif) }
+    func testGIFTransparentIndexIsDroppedNotComposited() throws { try assertDecodesAsKeras("transparent.gif", format: .gif) }
+    func testAnimatedGIFGivesItsFirstFrame() throws { try assertDecodesAsKeras("animated.gif", format: .gif) }
+    func testInterlacedGIFDecodesAsPIL() throws { try assertDecodesAsKeras("interlaced.gif", format: .gif) }
+    func testGIFFrameWithLocalPaletteOnALargerScreenDecodesAsPIL() throws { try assertDecodesAsKeras("local_palette.gif", format: .gif) }
+    func testGIFFrameReachingPastItsScreenGrowsTheImageLikePIL() throws { try assertDecodesAsKeras("frame_outside.gif", format: .gif) }
+    func testGIFWithoutAColourTableIsGray() throws { try assertDecodesAsKeras("no_palette.gif", format: .gif) }
+    func testGIFIndicesPastTheColourTableAreBlack() throws { try assertDecodesAsKeras("short_palette.gif", format: .gif) }
+    func testRealPhotoGIFDecodesAsPIL() throws { try assertDecodesAsKeras("human_photo.gif", format: .gif) }
+
+    // WebP (libwebp's animation decoder in RGBA, as PIL; alpha dropped)
+    func testLossyWebPDecodesAsPIL() throws { try assertDecodesAsKeras("lossy.webp", format: .webp) }
+    func testLosslessWebPDecodesAsPIL() throws { try assertDecodesAsKeras("lossless.webp", format: .webp) }
+    func testLossyWebPWithAlphaDropsAlpha() throws { try assertDecodesAsKeras("lossy_alpha.webp", format: .webp) }
+    func testLosslessWebPWithAlphaKeepsColoursUnderTransparentPixels() throws { try assertDecodesAsKeras("lossless_alpha.webp", format: .webp) }
+    func testAnimatedWebPGivesItsFirstFrame() throws { try assertDecodesAsKeras("animated.webp", format: .webp) }
+    func testRealPhotoWebPDecodesAsPIL() throws { try assertDecodesAsKeras("horse_photo.webp", format: .webp) }
+
     func testEveryFixtureImageHasANamedDecodeTest() throws {
         // Guards against a fixture added to the script but never checked here.
         let source = try String(contentsOfFile: #filePath, encoding: .utf8)
@@ -119,23 +159,29 @@ final class ImageDecoderTests: XCTestCase {
 
     // MARK: warnings
 
-    func testJPEGWarningsAreCountedAndNotPrinted() throws {
+    /// What `body` writes to file descriptor 2.
+    func capturingStandardError(_ body: () throws -> Void) throws -> String {
         let stderrCapture = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
         XCTAssertTrue(FileManager.default.createFile(atPath: stderrCapture.path, contents: nil))
+        defer { try? FileManager.default.removeItem(at: stderrCapture) }
         let saved = dup(2)
         let fd = open(stderrCapture.path, O_WRONLY)
         dup2(fd, 2)
-        let decoded = Result { try ImageDecoder.decode(path: ImageFixtures.input("warning.jpg")) }
+        let result = Result { try body() }
         fflush(stderr)
         dup2(saved, 2)
         close(fd); close(saved)
-        let printed = try Data(contentsOf: stderrCapture)
-        try? FileManager.default.removeItem(at: stderrCapture)
+        try result.get()
+        return String(decoding: try Data(contentsOf: stderrCapture), as: UTF8.self)
+    }
 
-        let image = try decoded.get()
+    func testJPEGWarningsAreCountedAndNotPrinted() throws {
+        var decoded: Result<DecodedImage, Error>?
+        let printed = try capturingStandardError { decoded = Result { try ImageDecoder.decode(path: ImageFixtures.input("warning.jpg")) } }
+        let image = try decoded!.get()
         XCTAssertEqual(image.warningCount, 1, "one 'extraneous bytes before marker' warning")
         XCTAssertEqual(image.firstWarning, "Corrupt JPEG data: 3 extraneous bytes before marker 0xda")
-        XCTAssertEqual(printed.count, 0, "the decoder printed: \(String(decoding: printed, as: UTF8.self))")
+        XCTAssertEqual(printed, "", "the decoder printed")
         assertSameImage(image.image, try ImageFixtures.expected(ImageFixtures.entry("warning.jpg").decoded), "warning.jpg")
     }
 
@@ -187,15 +233,48 @@ final class ImageDecoderTests: XCTestCase {
                        .corrupt(format: "JPEG", detail: "Unsupported JPEG data precision 7"))
     }
 
-    func testGIFNamedJpgIsAnUnsupportedFormat() {
-        XCTAssertEqual(reason(ImageFixtures.bad("gif_named.jpg")), .unsupportedFormat("GIF"))
-        XCTAssertEqual(String(describing: ImageError(path: "x.jpg", reason: .unsupportedFormat("GIF"))),
-                       "x.jpg: unsupported format (GIF); headstart reads JPEG, PNG, BMP and binary PPM/PGM")
+    func testUnsupportedFormatMessageListsWhatIsRead() {
+        XCTAssertEqual(String(describing: ImageError(path: "x.heic", reason: .unsupportedFormat("HEIF/AVIF"))),
+                       "x.heic: unsupported format (HEIF/AVIF); headstart reads JPEG, PNG, TIFF, GIF, WebP, BMP and binary PPM/PGM")
     }
 
-    func testWebPAndTIFFAreUnsupportedFormats() {
-        XCTAssertEqual(reason(ImageFixtures.bad("webp_named.png")), .unsupportedFormat("WebP"))
-        XCTAssertEqual(reason(ImageFixtures.bad("tiff_named.jpg")), .unsupportedFormat("TIFF"))
+    func testTruncatedTIFFIsAnError() {
+        guard case .truncated(format: "TIFF", _)? = reason(ImageFixtures.bad("truncated.tif")) else { return XCTFail("not truncated") }
+    }
+
+    func testCorruptTIFFCarriesLibtiffMessage() {
+        guard case .corrupt(format: "TIFF", let detail)? = reason(ImageFixtures.bad("corrupt.tif")) else { return XCTFail("not corrupt") }
+        XCTAssertTrue(detail.contains("incorrect header check"), detail)
+    }
+
+    func testFloatTIFFIsAnUnsupportedLayoutNamedInTheError() {
+        XCTAssertEqual(reason(ImageFixtures.bad("float.tif")),
+                       .unsupportedFormat("TIFF with photometric interpretation 1, 1 samples of 32 bits (format 3), planar configuration 1"))
+    }
+
+    func testTruncatedGIFIsAnError() {
+        guard case .truncated(format: "GIF", _)? = reason(ImageFixtures.bad("truncated.gif")) else { return XCTFail("not truncated") }
+    }
+
+    func testGIFWithoutAnImageIsCorrupt() {
+        XCTAssertEqual(reason(ImageFixtures.bad("no_image.gif")), .corrupt(format: "GIF", detail: "the file ends before its first image"))
+    }
+
+    func testTruncatedWebPIsAnError() {
+        XCTAssertEqual(reason(ImageFixtures.bad("truncated.webp")),
+                       .truncated(format: "WebP", detail: "the RIFF container ends before its chunks do"))
+    }
+
+    func testCorruptWebPIsAnError() {
+        guard case .corrupt(format: "WebP", _)? = reason(ImageFixtures.bad("corrupt.webp")) else { return XCTFail("not corrupt") }
+    }
+
+    /// libtiff's default handlers print to stderr; headstart's must not, on any bad TIFF.
+    func testBadTIFFsPrintNothing() throws {
+        let printed = try capturingStandardError {
+            for name in ["truncated.tif", "corrupt.tif", "float.tif"] { _ = try? ImageDecoder.decode(path: ImageFixtures.bad(name)) }
+        }
+        XCTAssertEqual(printed, "", "the decoder printed")
     }
 
     func testGarbageBytesAreUnrecognised() {
