@@ -25,7 +25,7 @@ struct Features: ParsableCommand {
     @Option(help: "Images per network batch.")
     var batch: Int = 32
 
-    @Argument(help: "Image files (JPEG, PNG, BMP, PPM).")
+    @Argument(help: "Image files (JPEG, PNG, TIFF, GIF, WebP, BMP, PPM).")
     var images: [String]
 
     func validate() throws {
