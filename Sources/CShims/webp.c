@@ -18,9 +18,21 @@ hs_codec_status hs_webp_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
     *out_rgb = NULL;
     WebPData bytes = {data, size};
 
-    // The container first: a RIFF size or chunk that runs past the data leaves the demuxer short of DONE.
+    // The container first. The canvas size is known once its header is parsed (the VP8X chunk, or the first
+    // image chunk of a simple file) and is checked then, even when the rest is missing; a RIFF size or chunk
+    // that runs past the data leaves the demuxer short of DONE.
     WebPDemuxState state = WEBP_DEMUX_PARSE_ERROR;
     WebPDemuxer *demux = WebPDemuxPartial(&bytes, &state);
+    if (demux && state >= WEBP_DEMUX_PARSED_HEADER) {
+        const uint64_t width = WebPDemuxGetI(demux, WEBP_FF_CANVAS_WIDTH);
+        const uint64_t height = WebPDemuxGetI(demux, WEBP_FF_CANVAS_HEIGHT);
+        info->components = (WebPDemuxGetI(demux, WEBP_FF_FORMAT_FLAGS) & ALPHA_FLAG) ? 4 : 3;
+        hs_codec_status status = hs_check_size(width, height, pixel_limit, info);
+        if (status != HS_CODEC_OK) {
+            WebPDemuxDelete(demux);
+            return status;
+        }
+    }
     if (!demux || state != WEBP_DEMUX_DONE) {
         const int truncated = state == WEBP_DEMUX_PARSING_HEADER || state == WEBP_DEMUX_PARSED_HEADER;
         WebPDemuxDelete(demux);
@@ -28,12 +40,8 @@ hs_codec_status hs_webp_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
                                        : "the RIFF container cannot be parsed as WebP");
         return truncated ? HS_CODEC_TRUNCATED : HS_CODEC_CORRUPT;
     }
-    const uint64_t width = WebPDemuxGetI(demux, WEBP_FF_CANVAS_WIDTH);
-    const uint64_t height = WebPDemuxGetI(demux, WEBP_FF_CANVAS_HEIGHT);
-    info->components = (WebPDemuxGetI(demux, WEBP_FF_FORMAT_FLAGS) & ALPHA_FLAG) ? 4 : 3;
+    const uint64_t width = (uint64_t)info->width, height = (uint64_t)info->height;
     WebPDemuxDelete(demux);
-    hs_codec_status status = hs_check_size(width, height, pixel_limit, info);
-    if (status != HS_CODEC_OK) return status;
 
     WebPAnimDecoderOptions options;
     if (!WebPAnimDecoderOptionsInit(&options)) {

@@ -445,11 +445,82 @@ final class ImageDecoderTests: XCTestCase {
         }
     }
 
+    /// A GIF89a: a logical screen, no colour table, one image descriptor (left, top, width, height), then a
+    /// minimum code size and nothing more: no pixel data.
+    static func gifHeaderOnly(screen: (UInt16, UInt16), frame: (UInt16, UInt16, UInt16, UInt16)) -> [UInt8] {
+        func le(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        return Array("GIF89a".utf8) + le(screen.0) + le(screen.1) + [0, 0, 0]
+            + [0x2C] + le(frame.0) + le(frame.1) + le(frame.2) + le(frame.3) + [0] + [8]
+    }
+
+    func testGIFScreenOver65535SquaredIsRefusedBeforeDecoding() {
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (0xFFFF, 0xFFFF), frame: (0, 0, 0xFFFF, 0xFFFF)), "bomb.gif"),
+                       .tooManyPixels(width: 0xFFFF, height: 0xFFFF, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testGIFFrameFarPastATinyScreenCountsTheGrownImage() {
+        // PIL grows the image to hold the first frame: 1x1 screen, frame at (65535, 65535) of 65535x65535.
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (1, 1), frame: (0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)), "far.gif"),
+                       .tooManyPixels(width: 131_070, height: 131_070, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testGIFWithNoPixelsIsCorrupt() {
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (0, 0), frame: (0, 0, 0, 0)), "zero.gif"),
+                       .corrupt(format: "GIF", detail: "the header gives a size of 0x0 pixels; an image has at least one pixel each way"))
+    }
+
+    /// A little-endian TIFF whose one directory claims an 8-bit RGB image of width x height in one uncompressed
+    /// strip of 3 bytes (which follow the header).
+    static func tiffHeaderOnly(width: UInt32, height: UInt32, stripOffset: UInt32 = 8) -> [UInt8] {
+        func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * UInt32($0)) & 0xFF) } }
+        let tags: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 2),
+                                                (273, 4, stripOffset), (277, 3, 3), (278, 4, height), (279, 4, 3)]
+        var bytes = Array("II".utf8) + le16(42) + le32(12) + [1, 2, 3, 0] + le16(UInt16(tags.count))
+        for (tag, type, value) in tags {
+            bytes += le16(tag) + le16(type) + le32(1) + (type == 3 ? le16(UInt16(value)) + [0, 0] : le32(value))
+        }
+        return bytes + le32(0)
+    }
+
+    func testTIFFDirectoryClaiming100000SquaredIsRefusedBeforeDecoding() {
+        XCTAssertEqual(refusal(Self.tiffHeaderOnly(width: 100_000, height: 100_000), "bomb.tif"),
+                       .tooManyPixels(width: 100_000, height: 100_000, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testTIFFDirectoryWithAZeroSideIsRefused() {
+        // libtiff itself refuses a zero width while reading the directory; either way it is no image.
+        XCTAssertNotNil(refusal(Self.tiffHeaderOnly(width: 0, height: 7), "zero.tif"))
+    }
+
+    func testTIFFWhoseStripLiesPastTheEndOfTheFileIsTruncated() {
+        // 1x1 RGB: the 3 bytes after the header are its strip; then the same with the strip placed at byte 4000.
+        XCTAssertEqual(try ImageDecoder.decode(data: Self.tiffHeaderOnly(width: 1, height: 1), name: "one.tif").image.pixels, [1, 2, 3])
+        guard case .truncated(format: "TIFF", _)? = refusal(Self.tiffHeaderOnly(width: 1, height: 1, stripOffset: 4000), "short.tif") else {
+            return XCTFail("a strip past the end of the file is truncated")
+        }
+    }
+
+    func testWebPCanvasOver16384SquaredIsRefusedBeforeDecoding() {
+        // RIFF (its size claiming 1000 bytes more: a header alone), then a VP8X chunk: flags, 3 reserved bytes,
+        // canvas width - 1 and height - 1 as 24-bit values.
+        let side: UInt32 = 16384 - 1
+        let vp8x: [UInt8] = Array("VP8X".utf8) + [10, 0, 0, 0] + [0, 0, 0, 0]
+            + [UInt8(side & 0xFF), UInt8(side >> 8), 0, UInt8(side & 0xFF), UInt8(side >> 8), 0]
+        let size = UInt32(4 + vp8x.count + 1000)
+        let riff = Array("RIFF".utf8) + (0..<4).map { UInt8(size >> (8 * UInt32($0)) & 0xFF) } + Array("WEBP".utf8) + vp8x
+        XCTAssertEqual(refusal(riff, "bomb.webp"), .tooManyPixels(width: 16384, height: 16384, limit: ImageDecoder.defaultPixelLimit))
+    }
+
     func testPixelLimitIsConfigurableAndInclusive() throws {
         let path = ImageFixtures.input("rgb.png")  // 43 x 31 = 1333 pixels
         XCTAssertEqual(reason(path, pixelLimit: 1332), .tooManyPixels(width: 43, height: 31, limit: 1332))
         XCTAssertEqual(try ImageDecoder.decode(path: path, pixelLimit: 1333).image.width, 43)
         XCTAssertEqual(reason(ImageFixtures.input("rgb.jpg"), pixelLimit: 100), .tooManyPixels(width: 37, height: 23, limit: 100))
+        for (name, w, h) in [("rgb.tif", 37, 23), ("palette.gif", 38, 27), ("lossy.webp", 38, 26)] {
+            XCTAssertEqual(reason(ImageFixtures.input(name), pixelLimit: w * h - 1), .tooManyPixels(width: w, height: h, limit: w * h - 1))
+            XCTAssertEqual(try ImageDecoder.decode(path: ImageFixtures.input(name), pixelLimit: w * h).image.width, w)
+        }
     }
 
     // MARK: real data
