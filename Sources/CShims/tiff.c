@@ -10,7 +10,8 @@
 //   RGB + associated alpha ("RGBa")   PIL un-premultiplies on unpacking: c = a ? min(255, c * 255 / a) : 0
 //   palette 1/2/4/8 bits              "P;1" ... "P": the colour map's 16-bit entries reduced to v / 256
 //   CMYK 8/16 bits (ink set CMYK)     "CMYK", "CMYK;16L/B": PIL's naive cmyk2rgb on the (high) bytes
-// Other layouts (YCbCr, CIELab, float or signed samples, separate planes, ...) are refused as unsupported,
+//   YCbCr, JPEG-compressed            libtiff's JPEG codec converts to RGB (JPEGCOLORMODE_RGB), as PIL has it do
+// Other layouts (uncompressed YCbCr, CIELab, float or signed samples, separate planes, ...) are refused as unsupported,
 // named. libtiff reports problems through handlers: both kinds are caught per file through TIFFOpenOptions
 // (libtiff 4.5's TIFFOpenOptionsSetErrorHandlerExtR / SetWarningHandlerExtR: the first error becomes the message,
 // warnings are counted) and the process-wide handlers are cleared once, so that nothing reaches stderr.
@@ -168,6 +169,15 @@ hs_codec_status hs_tiff_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
                 goto unsupported;
             }
             break;
+        case PHOTOMETRIC_YCBCR: {
+            // JPEG-compressed YCbCr: PIL has libtiff's JPEG codec convert to RGB (JPEGCOLORMODE_RGB), as here.
+            uint16_t compression = COMPRESSION_NONE;
+            TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);
+            if (compression != COMPRESSION_JPEG || bits != 8 || spp != 3) goto unsupported;
+            if (!TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB)) goto fail;
+            kind = HS_TIFF_RGB; colour_samples = 3;
+            break;
+        }
         case PHOTOMETRIC_PALETTE:
             kind = HS_TIFF_PALETTE; colour_samples = 1;
             if (!((spp == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) ||

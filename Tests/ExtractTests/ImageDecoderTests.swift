@@ -113,7 +113,8 @@ final class ImageDecoderTests: XCTestCase {
     func testDeflateRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb.tif", format: .tiff) }
     func testUncompressedRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_raw.tiff", format: .tiff) }
     func testLZWRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_lzw.tif", format: .tiff) }
-    func testJPEGCompressedYCbCrTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_jpeg.tif", format: .tiff) }
+    func testJPEGCompressedRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_jpeg.tif", format: .tiff) }
+    func testJPEGCompressedYCbCrTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("ycbcr_jpeg.tif", format: .tiff) }
     func testRGBATIFFDropsUnassociatedAlpha() throws { try assertDecodesAsKeras("rgba.tif", format: .tiff) }
     func testRGBATIFFWithAssociatedAlphaIsUnpremultipliedLikePIL() throws { try assertDecodesAsKeras("rgba_associated.tif", format: .tiff) }
     func testGrayTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("gray.tif", format: .tiff) }

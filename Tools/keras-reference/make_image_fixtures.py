@@ -332,8 +332,11 @@ def make_inputs(d):
     Image.fromarray(synthetic_rgb(23, 37)).save(add("rgb.tif", "TIFF RGB 8-bit, deflate, 37x23"), compression="tiff_adobe_deflate")
     Image.fromarray(synthetic_rgb(26, 31)).save(add("rgb_raw.tiff", "TIFF RGB 8-bit, uncompressed, 31x26"))
     Image.fromarray(synthetic_rgb(22, 35)).save(add("rgb_lzw.tif", "TIFF RGB 8-bit, LZW, 35x22"), compression="tiff_lzw")
-    Image.fromarray(synthetic_rgb(25, 33)).save(add("rgb_jpeg.tif", "TIFF YCbCr JPEG-compressed (decoded to RGB by libjpeg), 33x25"),
+    Image.fromarray(synthetic_rgb(25, 33)).save(add("rgb_jpeg.tif", "TIFF RGB, JPEG-compressed, 33x25"),
                                                 compression="jpeg", quality=90)
+    Image.fromarray(synthetic_rgb(27, 34)).convert("YCbCr").save(
+        add("ycbcr_jpeg.tif", "TIFF YCbCr, JPEG-compressed (libjpeg converts to RGB, as PIL has libtiff do), 34x27"),
+        compression="jpeg", quality=90)
     Image.fromarray(np.concatenate([synthetic_rgb(24, 36), rng.randint(0, 256, size=(24, 36, 1)).astype(np.uint8)], -1),
                     "RGBA").save(add("rgba.tif", "TIFF RGBA 8-bit, unassociated alpha (dropped), PackBits, 36x24"),
                                  compression="packbits")
