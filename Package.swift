@@ -19,16 +19,21 @@ let package = Package(
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev libhdf5-dev libjpeg-dev
-        // libpng-dev liblmdb-dev libssl-dev).
+        // libpng-dev libtiff-dev libgif-dev libwebp-dev liblmdb-dev libssl-dev). Debian 12's libgif-dev ships
+        // libgif.pc; the module map links "gif" either way.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        // C glue the libraries need: setjmp/longjmp error recovery for libjpeg and libpng, and HDF5's
-        // macro-only constants (H5T_NATIVE_*, H5P_DEFAULT) as functions Swift can call.
-        .target(name: "CShims", dependencies: ["CHDF5", "CJPEG", "CPNG"]),
+        // C glue the libraries need: setjmp/longjmp error recovery for libjpeg and libpng, libtiff's error
+        // handlers, giflib's and libwebp's first frames, and HDF5's macro-only constants (H5T_NATIVE_*,
+        // H5P_DEFAULT) as functions Swift can call.
+        .target(name: "CShims", dependencies: ["CHDF5", "CJPEG", "CPNG", "CTIFF", "CGIF", "CWebP"]),
         // The network's numerical kernels in C (GEMM micro-kernel, indirect convolution, Winograd), one source
         // compiled per instruction set and chosen at run time by CPU features. Optimised in debug builds too,
         // so the tests run at a usable speed.

@@ -1,23 +1,7 @@
-// libFuzzer target: image bytes through the decoders (JPEG, PNG, BMP, PPM) and, when they decode, the two
-// Keras resizes. Every input must end in a decoded image or an ImageError: a trap, an ASan report or a hang is a
-// bug. The pixel limit is lowered so that a header claiming a big image costs little time; the checks are
-// the same ones that guard the default limit.
-import Extract
-
+// libFuzzer target: image bytes of any format through the decoders (JPEG, PNG, TIFF, GIF, WebP, BMP, PPM) and,
+// when they decode, the two Keras resizes (Fuzz/Support/ImageBytes.swift).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
-    do {
-        let decoded = try ImageDecoder.decode(data: bytes, name: "fuzz", pixelLimit: 1 << 20)
-        let image = decoded.image
-        precondition(image.width > 0 && image.height > 0 && image.pixels.count == image.width * image.height * 3)
-        for method in ResizeMethod.allCases {
-            let r = ImageResize.resize(image, height: 75, width: 75, method: method)
-            precondition(r.pixels.count == 75 * 75 * 3)
-        }
-    } catch is ImageError {
-    } catch {
-        preconditionFailure("not an ImageError: \(error)")
-    }
+    checkImageBytes(data, size)
     return 0
 }

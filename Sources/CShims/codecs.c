@@ -4,6 +4,7 @@
 // Both libraries report fatal errors through a callback that must not return; we longjmp back to the entry
 // point here, free what was allocated and return a status with the library's message. Nothing is printed.
 #include "codecs.h"
+#include "codecs_private.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -15,10 +16,6 @@
 #include <png.h>
 
 void hs_codec_free(void *pointer) { free(pointer); }
-
-static void hs_set_message(hs_codec_info *info, const char *text) {
-    snprintf(info->message, sizeof info->message, "%s", text);
-}
 
 // ------------------------------------------------------------------------------------------------------ JPEG
 
@@ -47,12 +44,6 @@ static void hs_jpeg_emit_message(j_common_ptr cinfo, int msg_level) {
 }
 
 static void hs_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
-
-// PIL's MULDIV255 (libImaging/ImagingUtils.h): a*b/255 rounded, without a division.
-static inline int hs_muldiv255(int a, int b) {
-    int tmp = a * b + 128;
-    return ((tmp >> 8) + tmp) >> 8;
-}
 
 hs_codec_status hs_jpeg_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
                                    uint8_t **out_rgb, hs_codec_info *info) {
@@ -135,14 +126,10 @@ hs_codec_status hs_jpeg_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
         } else if (nc == 1) {
             for (size_t x = 0; x < w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
         } else {
-            // "CMYK;I" unpack inverts every byte (c = 255 - stored), then PIL's cmyk2rgb
-            // (libImaging/Convert.c): nk = 255 - k; R = nk - MULDIV255(c, nk), same for G (m) and B (y).
+            // "CMYK;I" unpack inverts every byte (c = 255 - stored), then PIL's cmyk2rgb.
             for (size_t x = 0; x < w; x++) {
                 const JSAMPLE *p = row + 4 * x;
-                int nk = 255 - (255 - p[3]);
-                out[3 * x + 0] = (uint8_t)(nk - hs_muldiv255(255 - p[0], nk));
-                out[3 * x + 1] = (uint8_t)(nk - hs_muldiv255(255 - p[1], nk));
-                out[3 * x + 2] = (uint8_t)(nk - hs_muldiv255(255 - p[2], nk));
+                hs_cmyk_to_rgb(out + 3 * x, 255 - p[0], 255 - p[1], 255 - p[2], 255 - p[3]);
             }
         }
     }

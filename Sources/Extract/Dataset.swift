@@ -81,7 +81,8 @@ public struct SplitCollision<Key: Hashable>: Sendable where Key: Sendable {
 ///   in Python `sorted` order (Unicode code points); label = position;
 /// - files are found with `os.walk(class_dir, followlinks=False)`: recursion into real sub-directories only,
 ///   walk roots in sorted order, files sorted within each root;
-/// - a file is an image when `name.lower().endswith(("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff"))`.
+/// - a file is an image when `name.lower().endswith(("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff"))`,
+///   and also "gif" (`image_dataset_from_directory` lists it) and "webp" (PIL, and so `load_img`, opens it).
 ///   The suffixes have no dot, so Keras also takes e.g. "scanpng"; so does this, to list the same files.
 ///
 /// Unlike Keras, files it would fail on later are reported as problems instead: broken symbolic links,
@@ -90,7 +91,7 @@ public struct SplitCollision<Key: Hashable>: Sendable where Key: Sendable {
 public struct Dataset: Sendable {
     public enum Layout: Sendable, Equatable { case splitFolders, flat }
 
-    public static let imageSuffixes = ["png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff"]
+    public static let imageSuffixes = ["png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff", "gif", "webp"]
 
     public var root: URL
     public var layout: Layout

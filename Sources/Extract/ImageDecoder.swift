@@ -20,7 +20,7 @@ public struct RGBImage: Equatable, Sendable {
 
 /// The container format, recognised from the file's first bytes (never from its name).
 public enum ImageFormat: String, Sendable {
-    case jpeg = "JPEG", png = "PNG", bmp = "BMP", ppm = "PPM"
+    case jpeg = "JPEG", png = "PNG", bmp = "BMP", ppm = "PPM", tiff = "TIFF", gif = "GIF", webp = "WebP"
 }
 
 /// A decoded image with what the decoder noticed on the way.
@@ -43,7 +43,7 @@ public struct ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case empty
         case truncated(format: String, detail: String)
         case corrupt(format: String, detail: String)
-        case unsupportedFormat(String)          // "GIF", "WebP", "TIFF", "BMP with RLE8 compression", ...
+        case unsupportedFormat(String)          // "HEIF/AVIF", "BMP with RLE8 compression", "TIFF with photometric ...", ...
         case tooManyPixels(width: Int, height: Int, limit: Int)
         case symlinkLoop(target: String)
         case notRegular(kind: String)           // "a FIFO", "a socket", "a character device", ...
@@ -69,7 +69,7 @@ public struct ImageError: Error, Equatable, CustomStringConvertible, Sendable {
             why = "truncated \(format) file: the data ends before the image does" + (detail.isEmpty ? "" : " (\(detail))")
         case .corrupt(let format, let detail): why = "corrupt \(format) data: \(detail)"
         case .unsupportedFormat(let what):
-            why = "unsupported format (\(what)); headstart reads JPEG, PNG, BMP and binary PPM/PGM"
+            why = "unsupported format (\(what)); headstart reads JPEG, PNG, TIFF, GIF, WebP, BMP and binary PPM/PGM"
         case .symlinkLoop(let target):
             why = "symbolic link loop (\(target) leads back to itself: too many levels of symbolic links)"
         case .notRegular(let kind): why = "not a regular file (\(kind)): not read"
@@ -117,7 +117,8 @@ public enum ImageDecoder {
             try ImageSniffer.checkSize(width: w, height: h, format: format, name: name, pixelLimit: pixelLimit)
         }
         switch format {
-        case .jpeg, .png: return try decodeWithCodec(data, format: format, name: name, pixelLimit: pixelLimit)
+        case .jpeg, .png, .tiff, .gif, .webp:
+            return try decodeWithCodec(data, format: format, name: name, pixelLimit: pixelLimit)
         case .bmp: return DecodedImage(image: try BMPDecoder.decode(data, name: name, pixelLimit: pixelLimit),
                                        format: .bmp, warningCount: 0, firstWarning: nil)
         case .ppm: return DecodedImage(image: try PNMDecoder.decode(data, name: name, pixelLimit: pixelLimit),
@@ -129,10 +130,18 @@ public enum ImageDecoder {
                                         pixelLimit: Int) throws -> DecodedImage {
         var info = hs_codec_info()
         var rgb: UnsafeMutablePointer<UInt8>? = nil
-        let status = data.withUnsafeBufferPointer { buf -> hs_codec_status in
-            format == .jpeg
-                ? hs_jpeg_decode_rgb(buf.baseAddress, buf.count, UInt64(pixelLimit), &rgb, &info)
-                : hs_png_decode_rgb(buf.baseAddress, buf.count, UInt64(pixelLimit), &rgb, &info)
+        let codec: (UnsafePointer<UInt8>?, Int, UInt64, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                    UnsafeMutablePointer<hs_codec_info>?) -> hs_codec_status
+        switch format {
+        case .jpeg: codec = hs_jpeg_decode_rgb
+        case .png: codec = hs_png_decode_rgb
+        case .tiff: codec = hs_tiff_decode_rgb
+        case .gif: codec = hs_gif_decode_rgb
+        case .webp: codec = hs_webp_decode_rgb
+        case .bmp, .ppm: preconditionFailure("\(format.rawValue) is decoded in Swift")
+        }
+        let status = data.withUnsafeBufferPointer { buf in
+            codec(buf.baseAddress, buf.count, UInt64(pixelLimit), &rgb, &info)
         }
         let message = withUnsafeBytes(of: info.message) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -147,6 +156,8 @@ public enum ImageDecoder {
                                 warningCount: warnings, firstWarning: warnings > 0 && !message.isEmpty ? message : nil)
         case HS_CODEC_TRUNCATED:
             throw ImageError(path: name, reason: .truncated(format: format.rawValue, detail: message))
+        case HS_CODEC_UNSUPPORTED:
+            throw ImageError(path: name, reason: .unsupportedFormat(message))
         case HS_CODEC_TOO_MANY_PIXELS:
             throw ImageError(path: name, reason: .tooManyPixels(width: Int(info.width), height: Int(info.height),
                                                                  limit: pixelLimit))

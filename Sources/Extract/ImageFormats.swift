@@ -20,9 +20,12 @@ enum ImageSniffer {
             default: break
             }
         }
-        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .unsupported("GIF") }
-        if b.count >= 12, starts(Array("RIFF".utf8)), Array(b[8..<12]) == Array("WEBP".utf8) { return .unsupported("WebP") }
-        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .unsupported("TIFF") }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .supported(.gif) }
+        if b.count >= 12, starts(Array("RIFF".utf8)), Array(b[8..<12]) == Array("WEBP".utf8) { return .supported(.webp) }
+        // Classic TIFF and BigTIFF (version 43), both byte orders; libtiff reads both, as PIL does.
+        for version: UInt8 in [0x2A, 0x2B] where starts([0x49, 0x49, version, 0x00]) || starts([0x4D, 0x4D, 0x00, version]) {
+            return .supported(.tiff)
+        }
         if b.count >= 12, Array(b[4..<8]) == Array("ftyp".utf8) { return .unsupported("HEIF/AVIF") }
         if starts([0x00, 0x00, 0x01, 0x00]) { return .unsupported("ICO") }
         let head = b.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
@@ -45,7 +48,9 @@ enum ImageSniffer {
         }
     }
 
-    /// Width and height from the header alone, or nil when the header does not say (the decoder then checks).
+    /// Width and height from the header alone, or nil when the header does not say (the decoder then checks:
+    /// TIFF's size sits in a directory anywhere in the file, a GIF's first frame may grow its screen, and a
+    /// WebP's canvas comes from whichever chunk comes first; their C glue checks before allocating).
     static func dimensions(_ b: [UInt8], format: ImageFormat, name: String) throws -> (Int, Int)? {
         switch format {
         case .png:
@@ -55,6 +60,7 @@ enum ImageSniffer {
         case .jpeg: return jpegFrameSize(b)
         case .bmp: return try BMPDecoder.header(b, name: name).map { ($0.width, $0.height) }
         case .ppm: return try PNMDecoder.header(b, name: name).map { ($0.width, $0.height) }
+        case .tiff, .gif, .webp: return nil
         }
     }
 

@@ -159,7 +159,9 @@ public enum Sweep {
             outcome.damaged = screening.damaged
             outcome.cacheIdentity = identity
             outcome.shard = job.shard
-            try writeReports(outcome, out: job.out, metric: job.metric, schedule: runner.schedule, plotTop: job.plotTop)
+            try writeReports(outcome, out: job.out, metric: job.metric, schedule: runner.schedule, plotTop: job.plotTop) { _ in
+                provenance.weightsOrigin
+            }
             return outcome
         }
     }
@@ -208,8 +210,9 @@ public enum Sweep {
     }
 
     /// `sweep.csv`, `sweep.json` and `validation-curves.svg` of an outcome, in `out`.
-    static func writeReports(_ outcome: SweepOutcome, out: String, metric: SweepMetric, schedule: String, plotTop: Int) throws {
-        try AtomicFile.write(Data(SweepReport.csv(outcome.ranked).utf8), to: "\(out)/sweep.csv")
+    static func writeReports(_ outcome: SweepOutcome, out: String, metric: SweepMetric, schedule: String, plotTop: Int,
+                             weights: (SweepResult) -> WeightsOrigin) throws {
+        try AtomicFile.write(Data(SweepReport.csv(outcome.ranked, weights: weights).utf8), to: "\(out)/sweep.csv")
         try AtomicFile.write(SweepReport.json(outcome, metric: metric, schedule: schedule), to: "\(out)/sweep.json")
         try AtomicFile.write(Data(SweepReport.svg(Array(outcome.ranked.prefix(plotTop)), metric: metric).utf8),
                              to: "\(out)/validation-curves.svg")

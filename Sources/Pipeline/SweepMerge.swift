@@ -40,8 +40,10 @@ public enum SweepMerge {
         let ranked = Sweep.rank(Array(results.values), by: metric)
 
         try FileManager.default.createDirectory(atPath: "\(out)/configs", withIntermediateDirectories: true)
+        var weights = [String: WeightsOrigin]()
         for r in ranked {
-            try Sweep.writeResult(r, out: out, weights: recordedWeights(Sweep.configDirectory(shardOf[r.id]!, r.id)))
+            weights[r.id] = recordedWeights(Sweep.configDirectory(shardOf[r.id]!, r.id))
+            try Sweep.writeResult(r, out: out, weights: weights[r.id]!)
         }
         try copyBestHead(sweeps.map(\.dir), identity: first.cacheIdentity, schedule: first.schedule, leader: ranked.first?.id, out: out)
 
@@ -49,7 +51,7 @@ public enum SweepMerge {
                                    resumedCount: sweeps.reduce(0) { $0 + $1.json.resumed },
                                    wallSeconds: sweeps.map(\.json.wallSeconds).max() ?? 0)
         outcome.cacheIdentity = first.cacheIdentity ?? ""
-        try Sweep.writeReports(outcome, out: out, metric: metric, schedule: first.schedule, plotTop: plotTop)
+        try Sweep.writeReports(outcome, out: out, metric: metric, schedule: first.schedule, plotTop: plotTop) { weights[$0.id]! }
         return (outcome, metric)
     }
 

@@ -1,19 +1,21 @@
 import Foundation
+import Extract
 import HeadTrain
 
 /// A sweep's results as files: `sweep.csv` (one row per config, best first), `sweep.json`, and an SVG of the
 /// top configs' validation curves.
 public enum SweepReport {
-    public static let csvHeader = "rank,id,lr,hidden,dropout,batch,epochs,seed,shuffle,status,epochs_trained,best_epoch,val_loss,val_acc,loss,acc,seconds"
+    public static let csvHeader = "rank,id,lr,hidden,dropout,batch,epochs,seed,shuffle,status,epochs_trained,best_epoch,val_loss,val_acc,loss,acc,weights,seconds"
 
-    /// val_loss, val_acc (and loss, acc) are those of each config's best epoch by the sweep's metric.
-    public static func csv(_ ranked: [SweepResult]) -> String {
+    /// val_loss, val_acc (and loss, acc) are those of each config's best epoch by the sweep's metric; `weights`
+    /// is the origin of the base weights behind each config's features (as in every history.csv).
+    public static func csv(_ ranked: [SweepResult], weights: (SweepResult) -> WeightsOrigin) -> String {
         var s = csvHeader + "\n"
         func g(_ v: Double?) -> String { v.map { String(format: "%.8g", $0) } ?? "" }
         for (i, r) in ranked.enumerated() {
             let c = r.config
             s += "\(i + 1),\(r.id),\(c.lr),\(c.hidden),\(c.dropout),\(c.batch),\(c.epochs),\(c.seed),\(c.shuffle),"
-                + "\(r.status),\(r.epochsTrained),\(r.bestEpoch),\(g(r.valLoss)),\(g(r.valAcc)),\(g(r.loss)),\(g(r.acc)),"
+                + "\(r.status),\(r.epochsTrained),\(r.bestEpoch),\(g(r.valLoss)),\(g(r.valAcc)),\(g(r.loss)),\(g(r.acc)),\(weights(r).recorded),"
                 + String(format: "%.3f", r.seconds) + "\n"
         }
         return s

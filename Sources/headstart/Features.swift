@@ -24,7 +24,7 @@ struct Features: ParsableCommand {
 
     @OptionGroup var batch: NetworkBatchOption
 
-    @Argument(help: "Image files (JPEG, PNG, BMP, PPM).")
+    @Argument(help: "Image files (JPEG, PNG, TIFF, GIF, WebP, BMP, PPM).")
     var images: [String]
 
     func validate() throws {

@@ -3,7 +3,8 @@ import XCTest
 @testable import Extract
 
 /// The scan lists the same files, in the same order, with the same class ids as Keras's own
-/// `DirectoryIterator` (flow_from_directory, shuffle=False) on a tree with awkward names.
+/// `DirectoryIterator` (flow_from_directory, shuffle=False) on a tree with awkward names. (The scan also takes
+/// .gif and .webp, which flow_from_directory leaves out: the tree has none.)
 /// Needs a Python with keras ($HEADSTART_PYTHON or /work/venv/bin/python); skipped otherwise.
 final class DatasetKerasTests: XCTestCase {
     static let script = """
@@ -29,7 +30,7 @@ final class DatasetKerasTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: root) }
         let files = [
             "b/z.png", "b/A.JPG", "b/sub/x.jpeg", "b/sub b/y.bmp", "b/sub/deeper/w.ppm", "b/sub-c/v.TIF",
-            "b/scanpng", "b/not.gif", "b/notes.txt", "a/only.tiff", "a/é.png", "a/e\u{301}.png", "Z/1.png",
+            "b/scanpng", "b/not.svg", "b/notes.txt", "a/only.tiff", "a/é.png", "a/e\u{301}.png", "Z/1.png",
             ".hidden/h.png", "a b/c.png",
         ]
         for f in files {

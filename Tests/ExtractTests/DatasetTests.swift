@@ -47,10 +47,11 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(d.items[0].fileSize, Int64("content of c/B.png".utf8.count))
     }
 
+    /// flow_from_directory's suffixes, plus gif (image_dataset_from_directory's list has it) and webp (PIL reads it).
     func testImageExtensionsFollowKerasCaseInsensitively() throws {
         let root = makeRoot()
-        let taken = ["a.png", "b.PNG", "c.Jpg", "d.jpeg", "e.bmp", "f.ppm", "g.tif", "h.TIFF", "scanpng"]
-        touch(root, (taken + ["i.gif", "j.webp", "k.txt", "l.png.bak", "noext"]).map { "k/" + $0 })
+        let taken = ["a.png", "b.PNG", "c.Jpg", "d.jpeg", "e.bmp", "f.ppm", "g.tif", "h.TIFF", "i.gif", "j.WebP", "scanpng"]
+        touch(root, (taken + ["k.txt", "l.png.bak", "noext", "m.svg"]).map { "k/" + $0 })
         let d = try Dataset.scan(root: root)
         // "scanpng": Keras tests name.lower().endswith(("png", …)) with no dot, so it takes this file too.
         XCTAssertEqual(Set(d.items.map(\.relativePath)), Set(taken.map { "k/" + $0 }))

@@ -109,6 +109,47 @@ final class ImageDecoderTests: XCTestCase {
     func testBinaryPGMDecodesToEqualChannels() throws { try assertDecodesAsKeras("gray.pgm", format: .ppm) }
     func testPPMHeaderCommentIsSkipped() throws { try assertDecodesAsKeras("comment.ppm", format: .ppm) }
 
+    // TIFF (libtiff; samples unpacked as PIL's TiffImagePlugin raw modes, then convert('RGB'))
+    func testDeflateRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb.tif", format: .tiff) }
+    func testUncompressedRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_raw.tiff", format: .tiff) }
+    func testLZWRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_lzw.tif", format: .tiff) }
+    func testJPEGCompressedRGBTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("rgb_jpeg.tif", format: .tiff) }
+    func testJPEGCompressedYCbCrTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("ycbcr_jpeg.tif", format: .tiff) }
+    func testRGBATIFFDropsUnassociatedAlpha() throws { try assertDecodesAsKeras("rgba.tif", format: .tiff) }
+    func testRGBATIFFWithAssociatedAlphaIsUnpremultipliedLikePIL() throws { try assertDecodesAsKeras("rgba_associated.tif", format: .tiff) }
+    func testGrayTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("gray.tif", format: .tiff) }
+    func testGray16TIFFClipsAbove255LikePIL() throws { try assertDecodesAsKeras("gray16.tif", format: .tiff) }
+    func testGray4BitTIFFScalesBy17() throws { try assertDecodesAsKeras("gray4.tif", format: .tiff) }
+    func testMinIsWhiteTIFFIsInverted() throws { try assertDecodesAsKeras("miniswhite.tif", format: .tiff) }
+    func testBilevelGroup4TIFFDecodesTo0And255() throws { try assertDecodesAsKeras("bilevel_g4.tif", format: .tiff) }
+    func testPaletteTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("palette.tif", format: .tiff) }
+    func testPalette4BitTIFFKeepsColourMapHighBytes() throws { try assertDecodesAsKeras("palette4.tif", format: .tiff) }
+    func testCMYKTIFFConvertsWithPILFormula() throws { try assertDecodesAsKeras("cmyk.tif", format: .tiff) }
+    func testCMYK16TIFFConvertsHighBytesWithPILFormula() throws { try assertDecodesAsKeras("cmyk16.tif", format: .tiff) }
+    func testBigEndianRGB16TIFFKeepsHighBytes() throws { try assertDecodesAsKeras("rgb16_be.tif", format: .tiff) }
+    func testTiledTIFFWithPartialEdgeTilesDecodesAsPIL() throws { try assertDecodesAsKeras("tiled.tif", format: .tiff) }
+    func testMultiPageTIFFGivesItsFirstPage() throws { try assertDecodesAsKeras("multipage.tif", format: .tiff) }
+    func testRealPhotoTIFFDecodesAsPIL() throws { try assertDecodesAsKeras("horse_photo.tif", format: .tiff) }
+
+    // GIF (giflib; the first frame on its logical screen, as PIL's GifImagePlugin)
+    func testPaletteGIFDecodesAsPIL() throws { try assertDecodesAsKeras("palette.gif", format: .gif) }
+    func testGIFTransparentIndexIsDroppedNotComposited() throws { try assertDecodesAsKeras("transparent.gif", format: .gif) }
+    func testAnimatedGIFGivesItsFirstFrame() throws { try assertDecodesAsKeras("animated.gif", format: .gif) }
+    func testInterlacedGIFDecodesAsPIL() throws { try assertDecodesAsKeras("interlaced.gif", format: .gif) }
+    func testGIFFrameWithLocalPaletteOnALargerScreenDecodesAsPIL() throws { try assertDecodesAsKeras("local_palette.gif", format: .gif) }
+    func testGIFFrameReachingPastItsScreenGrowsTheImageLikePIL() throws { try assertDecodesAsKeras("frame_outside.gif", format: .gif) }
+    func testGIFWithoutAColourTableIsGray() throws { try assertDecodesAsKeras("no_palette.gif", format: .gif) }
+    func testGIFIndicesPastTheColourTableAreBlack() throws { try assertDecodesAsKeras("short_palette.gif", format: .gif) }
+    func testRealPhotoGIFDecodesAsPIL() throws { try assertDecodesAsKeras("human_photo.gif", format: .gif) }
+
+    // WebP (libwebp's animation decoder in RGBA, as PIL; alpha dropped)
+    func testLossyWebPDecodesAsPIL() throws { try assertDecodesAsKeras("lossy.webp", format: .webp) }
+    func testLosslessWebPDecodesAsPIL() throws { try assertDecodesAsKeras("lossless.webp", format: .webp) }
+    func testLossyWebPWithAlphaDropsAlpha() throws { try assertDecodesAsKeras("lossy_alpha.webp", format: .webp) }
+    func testLosslessWebPWithAlphaKeepsColoursUnderTransparentPixels() throws { try assertDecodesAsKeras("lossless_alpha.webp", format: .webp) }
+    func testAnimatedWebPGivesItsFirstFrame() throws { try assertDecodesAsKeras("animated.webp", format: .webp) }
+    func testRealPhotoWebPDecodesAsPIL() throws { try assertDecodesAsKeras("horse_photo.webp", format: .webp) }
+
     func testEveryFixtureImageHasANamedDecodeTest() throws {
         // Guards against a fixture added to the script but never checked here.
         let source = try String(contentsOfFile: #filePath, encoding: .utf8)
@@ -119,23 +160,29 @@ final class ImageDecoderTests: XCTestCase {
 
     // MARK: warnings
 
-    func testJPEGWarningsAreCountedAndNotPrinted() throws {
+    /// What `body` writes to file descriptor 2.
+    func capturingStandardError(_ body: () throws -> Void) throws -> String {
         let stderrCapture = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
         XCTAssertTrue(FileManager.default.createFile(atPath: stderrCapture.path, contents: nil))
+        defer { try? FileManager.default.removeItem(at: stderrCapture) }
         let saved = dup(2)
         let fd = open(stderrCapture.path, O_WRONLY)
         dup2(fd, 2)
-        let decoded = Result { try ImageDecoder.decode(path: ImageFixtures.input("warning.jpg")) }
+        let result = Result { try body() }
         fflush(stderr)
         dup2(saved, 2)
         close(fd); close(saved)
-        let printed = try Data(contentsOf: stderrCapture)
-        try? FileManager.default.removeItem(at: stderrCapture)
+        try result.get()
+        return String(decoding: try Data(contentsOf: stderrCapture), as: UTF8.self)
+    }
 
-        let image = try decoded.get()
+    func testJPEGWarningsAreCountedAndNotPrinted() throws {
+        var decoded: Result<DecodedImage, Error>?
+        let printed = try capturingStandardError { decoded = Result { try ImageDecoder.decode(path: ImageFixtures.input("warning.jpg")) } }
+        let image = try decoded!.get()
         XCTAssertEqual(image.warningCount, 1, "one 'extraneous bytes before marker' warning")
         XCTAssertEqual(image.firstWarning, "Corrupt JPEG data: 3 extraneous bytes before marker 0xda")
-        XCTAssertEqual(printed.count, 0, "the decoder printed: \(String(decoding: printed, as: UTF8.self))")
+        XCTAssertEqual(printed, "", "the decoder printed")
         assertSameImage(image.image, try ImageFixtures.expected(ImageFixtures.entry("warning.jpg").decoded), "warning.jpg")
     }
 
@@ -187,15 +234,48 @@ final class ImageDecoderTests: XCTestCase {
                        .corrupt(format: "JPEG", detail: "Unsupported JPEG data precision 7"))
     }
 
-    func testGIFNamedJpgIsAnUnsupportedFormat() {
-        XCTAssertEqual(reason(ImageFixtures.bad("gif_named.jpg")), .unsupportedFormat("GIF"))
-        XCTAssertEqual(String(describing: ImageError(path: "x.jpg", reason: .unsupportedFormat("GIF"))),
-                       "x.jpg: unsupported format (GIF); headstart reads JPEG, PNG, BMP and binary PPM/PGM")
+    func testUnsupportedFormatMessageListsWhatIsRead() {
+        XCTAssertEqual(String(describing: ImageError(path: "x.heic", reason: .unsupportedFormat("HEIF/AVIF"))),
+                       "x.heic: unsupported format (HEIF/AVIF); headstart reads JPEG, PNG, TIFF, GIF, WebP, BMP and binary PPM/PGM")
     }
 
-    func testWebPAndTIFFAreUnsupportedFormats() {
-        XCTAssertEqual(reason(ImageFixtures.bad("webp_named.png")), .unsupportedFormat("WebP"))
-        XCTAssertEqual(reason(ImageFixtures.bad("tiff_named.jpg")), .unsupportedFormat("TIFF"))
+    func testTruncatedTIFFIsAnError() {
+        guard case .truncated(format: "TIFF", _)? = reason(ImageFixtures.bad("truncated.tif")) else { return XCTFail("not truncated") }
+    }
+
+    func testCorruptTIFFCarriesLibtiffMessage() {
+        guard case .corrupt(format: "TIFF", let detail)? = reason(ImageFixtures.bad("corrupt.tif")) else { return XCTFail("not corrupt") }
+        XCTAssertTrue(detail.contains("incorrect header check"), detail)
+    }
+
+    func testFloatTIFFIsAnUnsupportedLayoutNamedInTheError() {
+        XCTAssertEqual(reason(ImageFixtures.bad("float.tif")),
+                       .unsupportedFormat("TIFF with photometric interpretation 1, 1 samples of 32 bits (format 3), planar configuration 1"))
+    }
+
+    func testTruncatedGIFIsAnError() {
+        guard case .truncated(format: "GIF", _)? = reason(ImageFixtures.bad("truncated.gif")) else { return XCTFail("not truncated") }
+    }
+
+    func testGIFWithoutAnImageIsCorrupt() {
+        XCTAssertEqual(reason(ImageFixtures.bad("no_image.gif")), .corrupt(format: "GIF", detail: "the file ends before its first image"))
+    }
+
+    func testTruncatedWebPIsAnError() {
+        XCTAssertEqual(reason(ImageFixtures.bad("truncated.webp")),
+                       .truncated(format: "WebP", detail: "the RIFF container ends before its chunks do"))
+    }
+
+    func testCorruptWebPIsAnError() {
+        guard case .corrupt(format: "WebP", _)? = reason(ImageFixtures.bad("corrupt.webp")) else { return XCTFail("not corrupt") }
+    }
+
+    /// libtiff's default handlers print to stderr; headstart's must not, on any bad TIFF.
+    func testBadTIFFsPrintNothing() throws {
+        let printed = try capturingStandardError {
+            for name in ["truncated.tif", "corrupt.tif", "float.tif"] { _ = try? ImageDecoder.decode(path: ImageFixtures.bad(name)) }
+        }
+        XCTAssertEqual(printed, "", "the decoder printed")
     }
 
     func testGarbageBytesAreUnrecognised() {
@@ -366,11 +446,82 @@ final class ImageDecoderTests: XCTestCase {
         }
     }
 
+    /// A GIF89a: a logical screen, no colour table, one image descriptor (left, top, width, height), then a
+    /// minimum code size and nothing more: no pixel data.
+    static func gifHeaderOnly(screen: (UInt16, UInt16), frame: (UInt16, UInt16, UInt16, UInt16)) -> [UInt8] {
+        func le(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        return Array("GIF89a".utf8) + le(screen.0) + le(screen.1) + [0, 0, 0]
+            + [0x2C] + le(frame.0) + le(frame.1) + le(frame.2) + le(frame.3) + [0] + [8]
+    }
+
+    func testGIFScreenOver65535SquaredIsRefusedBeforeDecoding() {
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (0xFFFF, 0xFFFF), frame: (0, 0, 0xFFFF, 0xFFFF)), "bomb.gif"),
+                       .tooManyPixels(width: 0xFFFF, height: 0xFFFF, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testGIFFrameFarPastATinyScreenCountsTheGrownImage() {
+        // PIL grows the image to hold the first frame: 1x1 screen, frame at (65535, 65535) of 65535x65535.
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (1, 1), frame: (0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)), "far.gif"),
+                       .tooManyPixels(width: 131_070, height: 131_070, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testGIFWithNoPixelsIsCorrupt() {
+        XCTAssertEqual(refusal(Self.gifHeaderOnly(screen: (0, 0), frame: (0, 0, 0, 0)), "zero.gif"),
+                       .corrupt(format: "GIF", detail: "the header gives a size of 0x0 pixels; an image has at least one pixel each way"))
+    }
+
+    /// A little-endian TIFF whose one directory claims an 8-bit RGB image of width x height in one uncompressed
+    /// strip of 3 bytes (which follow the header).
+    static func tiffHeaderOnly(width: UInt32, height: UInt32, stripOffset: UInt32 = 8) -> [UInt8] {
+        func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * UInt32($0)) & 0xFF) } }
+        let tags: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 2),
+                                                (273, 4, stripOffset), (277, 3, 3), (278, 4, height), (279, 4, 3)]
+        var bytes = Array("II".utf8) + le16(42) + le32(12) + [1, 2, 3, 0] + le16(UInt16(tags.count))
+        for (tag, type, value) in tags {
+            bytes += le16(tag) + le16(type) + le32(1) + (type == 3 ? le16(UInt16(value)) + [0, 0] : le32(value))
+        }
+        return bytes + le32(0)
+    }
+
+    func testTIFFDirectoryClaiming100000SquaredIsRefusedBeforeDecoding() {
+        XCTAssertEqual(refusal(Self.tiffHeaderOnly(width: 100_000, height: 100_000), "bomb.tif"),
+                       .tooManyPixels(width: 100_000, height: 100_000, limit: ImageDecoder.defaultPixelLimit))
+    }
+
+    func testTIFFDirectoryWithAZeroSideIsRefused() {
+        // libtiff itself refuses a zero width while reading the directory; either way it is no image.
+        XCTAssertNotNil(refusal(Self.tiffHeaderOnly(width: 0, height: 7), "zero.tif"))
+    }
+
+    func testTIFFWhoseStripLiesPastTheEndOfTheFileIsTruncated() {
+        // 1x1 RGB: the 3 bytes after the header are its strip; then the same with the strip placed at byte 4000.
+        XCTAssertEqual(try ImageDecoder.decode(data: Self.tiffHeaderOnly(width: 1, height: 1), name: "one.tif").image.pixels, [1, 2, 3])
+        guard case .truncated(format: "TIFF", _)? = refusal(Self.tiffHeaderOnly(width: 1, height: 1, stripOffset: 4000), "short.tif") else {
+            return XCTFail("a strip past the end of the file is truncated")
+        }
+    }
+
+    func testWebPCanvasOver16384SquaredIsRefusedBeforeDecoding() {
+        // RIFF (its size claiming 1000 bytes more: a header alone), then a VP8X chunk: flags, 3 reserved bytes,
+        // canvas width - 1 and height - 1 as 24-bit values.
+        let side: UInt32 = 16384 - 1
+        let vp8x: [UInt8] = Array("VP8X".utf8) + [10, 0, 0, 0] + [0, 0, 0, 0]
+            + [UInt8(side & 0xFF), UInt8(side >> 8), 0, UInt8(side & 0xFF), UInt8(side >> 8), 0]
+        let size = UInt32(4 + vp8x.count + 1000)
+        let riff = Array("RIFF".utf8) + (0..<4).map { UInt8(size >> (8 * UInt32($0)) & 0xFF) } + Array("WEBP".utf8) + vp8x
+        XCTAssertEqual(refusal(riff, "bomb.webp"), .tooManyPixels(width: 16384, height: 16384, limit: ImageDecoder.defaultPixelLimit))
+    }
+
     func testPixelLimitIsConfigurableAndInclusive() throws {
         let path = ImageFixtures.input("rgb.png")  // 43 x 31 = 1333 pixels
         XCTAssertEqual(reason(path, pixelLimit: 1332), .tooManyPixels(width: 43, height: 31, limit: 1332))
         XCTAssertEqual(try ImageDecoder.decode(path: path, pixelLimit: 1333).image.width, 43)
         XCTAssertEqual(reason(ImageFixtures.input("rgb.jpg"), pixelLimit: 100), .tooManyPixels(width: 37, height: 23, limit: 100))
+        for (name, w, h) in [("rgb.tif", 37, 23), ("palette.gif", 38, 27), ("lossy.webp", 38, 26)] {
+            XCTAssertEqual(reason(ImageFixtures.input(name), pixelLimit: w * h - 1), .tooManyPixels(width: w, height: h, limit: w * h - 1))
+            XCTAssertEqual(try ImageDecoder.decode(path: ImageFixtures.input(name), pixelLimit: w * h).image.width, w)
+        }
     }
 
     // MARK: real data

@@ -161,6 +161,17 @@ final class KerasParityTests: XCTestCase {
         }
     }
 
+    /// Real photos stored as TIFF (LZW), GIF (256 colours) and lossy WebP with alpha, through the book's input path
+    /// (load_img to 150x150, x/255) to mixed7, against Keras on the same seeded weights
+    /// (Tests/Fixtures/images/features, made by Tools/keras-reference/make_image_fixtures.py).
+    func testTIFFGIFAndWebPPhotosGiveKerasMixed7() throws {
+        let extractor = try FeatureExtractor(weights: BaseWeights.load(path: Self.weightsPath), settings: ExtractionSettings())
+        for name in ["horse_photo.tif", "human_photo.gif", "horse_photo.webp"] {
+            assertClose(try extractor.features(paths: [Fixtures.path("images/inputs/\(name)")]),
+                        try Fixtures.floats("images/features/\(name).mixed7.npy"), relativeTo: 1e-4, "mixed7 of \(name)")
+        }
+    }
+
     /// The same horse photo read from the shared Horses-or-Humans folder, as a user would point headstart at it.
     func testARealHorsesOrHumansImageGivesKerasMixed7() throws {
         let root = try Fixtures.horsesOrHumans()

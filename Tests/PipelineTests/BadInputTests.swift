@@ -21,6 +21,10 @@ final class BadInputTests: XCTestCase {
         "b/gray16.png": "images/inputs/gray16.png",
         "b/palette.png": "images/inputs/palette4.png",
         "b/warning.jpg": "images/inputs/warning.jpg",  // libjpeg warns "Corrupt JPEG data" but decodes
+        "b/gif-named.jpg": "images/inputs/transparent.gif",
+        "b/webp-named.jpg": "images/inputs/lossy_alpha.webp",
+        "b/cmyk.tif": "images/inputs/cmyk.tif",
+        "b/animated.webp": "images/inputs/animated.webp",
     ]
 
     struct Run { var summary: ExtractionSummary; var cache: URL; var root: URL; var top: URL }
@@ -37,8 +41,9 @@ final class BadInputTests: XCTestCase {
         d.write("b/truncated.jpg", fixtureBytes("images/bad/truncated.jpg"))
         d.write("b/truncated.png", fixtureBytes("images/bad/truncated.png"))
         d.write("b/corrupt.jpg", fixtureBytes("images/bad/corrupt_sof.jpg"))
-        d.write("b/gif-named.jpg", fixtureBytes("images/bad/gif_named.jpg"))
-        d.write("b/webp-named.jpg", fixtureBytes("images/bad/webp_named.png"))
+        for name in ["truncated.tif", "corrupt.tif", "float.tif", "truncated.gif", "no_image.gif", "truncated.webp", "corrupt.webp"] {
+            d.write("b/\(name)", fixtureBytes("images/bad/\(name)"))
+        }
         d.write("b/huge.png", TestImages.pngHeader(width: 20000, height: 20000))
         d.symlink("b/broken-link.jpg", to: "no-such-target.jpg")
         // Root can read a file whatever its mode, but not this one: reading /proc/self/mem at offset 0 fails
@@ -96,12 +101,18 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(r.hasPrefix("corrupt JPEG data: "), r)
     }
 
-    func testAGIFNamedJpgIsRecordedAsUnsupportedGIF() throws {
-        XCTAssertEqual(try reason("b/gif-named.jpg"), "unsupported format (GIF); headstart reads JPEG, PNG, BMP and binary PPM/PGM")
+    func testTruncatedAndCorruptTIFFGIFAndWebPAreRecordedWithTheirFormat() throws {
+        for (name, prefix) in [("truncated.tif", "truncated TIFF file"), ("corrupt.tif", "corrupt TIFF data: "),
+                               ("truncated.gif", "truncated GIF file"), ("no_image.gif", "corrupt GIF data: "),
+                               ("truncated.webp", "truncated WebP file"), ("corrupt.webp", "corrupt WebP data: ")] {
+            let r = try reason("b/\(name)")
+            XCTAssertTrue(r.hasPrefix(prefix), "\(name): \(r)")
+        }
     }
 
-    func testAWebPNamedJpgIsRecordedAsUnsupportedWebP() throws {
-        XCTAssertEqual(try reason("b/webp-named.jpg"), "unsupported format (WebP); headstart reads JPEG, PNG, BMP and binary PPM/PGM")
+    func testATIFFLayoutHeadstartDoesNotReadIsRecordedAsUnsupportedNamingIt() throws {
+        XCTAssertEqual(try reason("b/float.tif"), "unsupported format (TIFF with photometric interpretation 1, 1 samples of 32 bits "
+                       + "(format 3), planar configuration 1); headstart reads JPEG, PNG, TIFF, GIF, WebP, BMP and binary PPM/PGM")
     }
 
     func testAnImageOverThePixelLimitIsRefusedFromItsHeader() throws {
@@ -122,7 +133,8 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try reason("b/no-permission.jpg"), "not readable (Permission denied)")
     }
 
-    /// PNG and BMP named .jpg, CMYK and gray JPEG, 16-bit and palette PNG: decoded by what they are, with the
+    /// PNG, BMP, GIF and WebP named .jpg, CMYK and gray JPEG, 16-bit and palette PNG, CMYK TIFF, animated WebP:
+    /// decoded by what they are, with the
     /// features FeatureExtractor computes for the same file (same decoder, same network; the network's batch is
     /// different, which changes float32 sums in the last bits: tolerance 1e-5 of the largest value).
     func testMislabelledCMYKGray16BitAndPaletteImagesAreDecodedCorrectly() throws {

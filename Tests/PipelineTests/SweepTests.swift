@@ -135,6 +135,25 @@ final class SweepTests: XCTestCase {
 
     // MARK: files
 
+    func testSweepCSVNamesTheWeightsOriginOfEveryConfigAsTheirHistoriesDo() throws {
+        let dir = try temporary()
+        let cache = try makeCache(at: dir)
+        try FeatureCache(path: cache, fingerprint: nil).setWeightsOrigin("seeded seed=7 generator=1")
+        let job = SweepJob(cache: cache, out: dir.appendingPathComponent("sweep").path, configs: try grid(lr: "1e-2,1e-4"))
+        _ = try Sweep.run(job)
+        let rows = try String(contentsOfFile: "\(job.out)/sweep.csv", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        let weights = try XCTUnwrap(rows[0].firstIndex(of: "weights"), "sweep.csv has a weights column: \(rows[0])")
+        let id = rows[0].firstIndex(of: "id")!
+        XCTAssertEqual(rows.count, 3)
+        for row in rows.dropFirst() {
+            XCTAssertEqual(row[weights], "seeded seed=7 generator=1", "config \(row[id])")
+            let history = try String(contentsOfFile: "\(Sweep.configDirectory(job.out, row[id]))/history.csv", encoding: .utf8)
+            XCTAssertEqual(history.split(separator: "\n")[1].split(separator: ",").last.map(String.init), row[weights])
+        }
+    }
+
     func testSweepCSVHasOneRowPerConfigBestFirstAndEachConfigHasItsHistory() throws {
         let dir = try temporary()
         let cache = try makeCache(at: dir)

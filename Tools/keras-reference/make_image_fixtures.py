@@ -13,8 +13,12 @@ Output (Tests/Fixtures/images/):
   expected.json              the manifest the Swift tests read (shapes, hashes, versions)
   preprocess_*.npy           Keras preprocessing of every byte value 0...255 (float32)
   bad/<name>                 inputs every decoder must refuse with a specific error
+  features/<name>.mixed7.npy Keras mixed7 of the TIFF, GIF and WebP photos (FEATURE_IMAGES) as the book feeds
+                             them (load_img to 150x150 nearest, x/255), on the seeded weights the parity tests
+                             use: seed 7's kernels (seeded_weights.py) with Tests/Fixtures/keras/bn-params.npy
 
-Run:  /work/venv/bin/python Tools/keras-reference/make_image_fixtures.py
+Run:  /work/venv/bin/python Tools/keras-reference/make_image_fixtures.py   (about a minute: the mixed7 step
+      builds InceptionV3 once)
 """
 import hashlib
 import io
@@ -45,6 +49,9 @@ SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "data", "horse-or-hu
 FULL_TARGETS = [(31, 17)]
 HASH_TARGETS = [(19, 53), (150, 150)]
 METHODS = ["nearest", "bilinear"]
+# Inputs whose Keras mixed7 features are fixtures too (the formats the JPEG/PNG parity fixtures in
+# Tests/Fixtures/keras do not cover).
+FEATURE_IMAGES = ["horse_photo.tif", "human_photo.gif", "horse_photo.webp"]
 
 
 # ----------------------------------------------------------------------------------------------- writers
@@ -104,6 +111,137 @@ def write_bmp32_topdown(path, rgba):
     file_header = b"BM" + struct.pack("<IHHI", 14 + 40 + len(pixels), 0, 0, 14 + 40)
     with open(path, "wb") as f:
         f.write(file_header + header + pixels)
+
+
+def write_tiff(path, samples, bits, photometric, extra=(), big_endian=False, tile=None, colormap=None):
+    """A one-directory uncompressed TIFF of (H, W, S) integer samples, for layouts PIL cannot write (16-bit RGB
+    and CMYK, associated alpha, MinIsWhite, tiles). Rows (or tiles) of samples packed most significant bit
+    first; 16-bit samples in the file's byte order; tiles padded with zeros past the image's edges."""
+    h, w, spp = samples.shape
+    e = ">" if big_endian else "<"
+
+    def pack_rows(block):
+        out = b""
+        for row in block:
+            flat = row.reshape(-1)
+            if bits == 16:
+                out += flat.astype(e + "u2").tobytes()
+            elif bits == 8:
+                out += flat.astype(np.uint8).tobytes()
+            else:
+                per = 8 // bits
+                flat = np.concatenate([flat, np.zeros((-len(flat)) % per, flat.dtype)]).reshape(-1, per).astype(np.uint8)
+                packed = np.zeros(len(flat), np.uint8)
+                for i in range(per):
+                    packed |= flat[:, i] << (8 - bits * (i + 1))
+                out += packed.tobytes()
+        return out
+
+    if tile:
+        tw, th = tile
+        pieces = []
+        for ty in range(0, h, th):
+            for tx in range(0, w, tw):
+                block = np.zeros((th, tw, spp), samples.dtype)
+                part = samples[ty:ty + th, tx:tx + tw]
+                block[:part.shape[0], :part.shape[1]] = part
+                pieces.append(pack_rows(block))
+    else:
+        pieces = [pack_rows(samples)]
+    data = b"".join(pieces)
+    offsets, at = [], 8
+    for piece in pieces:
+        offsets.append(at)
+        at += len(piece)
+    tags = [(256, 4, [w]), (257, 4, [h]), (258, 3, [bits] * spp), (259, 3, [1]), (262, 3, [photometric]),
+            (277, 3, [spp]), (284, 3, [1])]
+    if tile:
+        tags += [(322, 4, [tile[0]]), (323, 4, [tile[1]]), (324, 4, offsets), (325, 4, [len(x) for x in pieces])]
+    else:
+        tags += [(273, 4, offsets), (278, 4, [h]), (279, 4, [len(data)])]
+    if colormap is not None:
+        tags.append((320, 3, list(colormap)))
+    if extra:
+        tags.append((338, 3, list(extra)))
+    tags.sort()
+    ifd_at = 8 + len(data)
+    ifd_at += ifd_at & 1
+    after = ifd_at + 2 + 12 * len(tags) + 4
+    entries, values = b"", b""
+    for tag, kind, vals in tags:
+        fmt = {3: "H", 4: "I"}[kind]
+        payload = struct.pack(e + fmt * len(vals), *vals)
+        if len(payload) <= 4:
+            entries += struct.pack(e + "HHI", tag, kind, len(vals)) + payload.ljust(4, b"\0")
+        else:
+            entries += struct.pack(e + "HHII", tag, kind, len(vals), after + len(values))
+            values += payload + (b"\0" if len(payload) & 1 else b"")
+    header = (b"MM\0*" if big_endian else b"II*\0") + struct.pack(e + "I", ifd_at)
+    with open(path, "wb") as f:
+        f.write(header + data + b"\0" * (ifd_at - 8 - len(data)) + struct.pack(e + "H", len(tags)) + entries
+                + struct.pack(e + "I", 0) + values)
+
+
+def gif_lzw(indices, min_code_size):
+    """LZW data for a GIF frame without compression: every index a literal code of min_code_size + 1 bits,
+    with a clear code often enough that the code width never grows. Sub-blocks of at most 255 bytes."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    width, run = min_code_size + 1, (1 << min_code_size) - 3
+    codes = []
+    for i, v in enumerate(indices):
+        if i % run == 0:
+            codes.append(clear)
+        codes.append(int(v))
+    codes.append(end)
+    acc = nbits = 0
+    out = bytearray()
+    for c in codes:
+        acc |= c << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(acc & 0xFF)
+            acc >>= 8
+            nbits -= 8
+    if nbits:
+        out.append(acc & 0xFF)
+    blocks = b"".join(bytes([len(out[i:i + 255])]) + bytes(out[i:i + 255]) for i in range(0, len(out), 255))
+    return bytes([min_code_size]) + blocks + b"\0"
+
+
+def gif_table(palette):
+    """A colour table's size field and bytes: padded with black to a power of two entries (at least 2)."""
+    palette = bytes(int(v) for v in palette)
+    n = max(len(palette) // 3, 2)
+    size = max((n - 1).bit_length(), 1)
+    return size - 1, palette + b"\0" * (3 * (1 << size) - len(palette))
+
+
+def write_gif(path, screen, frames, global_palette=None, min_code_size=8, background=0):
+    """A GIF89a with a logical screen of screen = (w, h) and frames of dicts: indices (h, w), left, top, and
+    optionally palette (a local table), interlace, transparency (a graphic control extension)."""
+    out = b"GIF89a" + struct.pack("<HH", *screen)
+    if global_palette is not None:
+        size, table = gif_table(global_palette)
+        out += bytes([0x80 | size, background, 0]) + table
+    else:
+        out += bytes([0, background, 0])
+    for fr in frames:
+        if "transparency" in fr:
+            out += b"\x21\xf9\x04" + bytes([1]) + struct.pack("<H", 10) + bytes([fr["transparency"], 0])
+        idx = fr["indices"]
+        fh, fw = idx.shape
+        flags = 0x40 if fr.get("interlace") else 0
+        local = b""
+        if fr.get("palette") is not None:
+            size, local = gif_table(fr["palette"])
+            flags |= 0x80 | size
+        out += b"," + struct.pack("<HHHH", fr.get("left", 0), fr.get("top", 0), fw, fh) + bytes([flags]) + local
+        rows = list(range(fh))
+        if fr.get("interlace"):
+            rows = list(range(0, fh, 8)) + list(range(4, fh, 8)) + list(range(2, fh, 4)) + list(range(1, fh, 2))
+        out += gif_lzw(np.concatenate([idx[r] for r in rows]), min_code_size)
+    with open(path, "wb") as f:
+        f.write(out + b";")
 
 
 # ----------------------------------------------------------------------------------------------- images
@@ -189,12 +327,102 @@ def make_inputs(d):
     with open(add("comment.ppm", "PPM P6 with a header comment, 23x17"), "wb") as f:
         f.write(b"P6\n# written by make_image_fixtures.py\n23 17\n255\n" + body.tobytes())
 
+    # TIFF: PIL-written layouts (libtiff's codecs: deflate, LZW, PackBits, CCITT group 4, JPEG) and hand-written
+    # ones for what PIL cannot write.
+    Image.fromarray(synthetic_rgb(23, 37)).save(add("rgb.tif", "TIFF RGB 8-bit, deflate, 37x23"), compression="tiff_adobe_deflate")
+    Image.fromarray(synthetic_rgb(26, 31)).save(add("rgb_raw.tiff", "TIFF RGB 8-bit, uncompressed, 31x26"))
+    Image.fromarray(synthetic_rgb(22, 35)).save(add("rgb_lzw.tif", "TIFF RGB 8-bit, LZW, 35x22"), compression="tiff_lzw")
+    Image.fromarray(synthetic_rgb(25, 33)).save(add("rgb_jpeg.tif", "TIFF RGB, JPEG-compressed, 33x25"),
+                                                compression="jpeg", quality=90)
+    Image.fromarray(synthetic_rgb(27, 34)).convert("YCbCr").save(
+        add("ycbcr_jpeg.tif", "TIFF YCbCr, JPEG-compressed (libjpeg converts to RGB, as PIL has libtiff do), 34x27"),
+        compression="jpeg", quality=90)
+    Image.fromarray(np.concatenate([synthetic_rgb(24, 36), rng.randint(0, 256, size=(24, 36, 1)).astype(np.uint8)], -1),
+                    "RGBA").save(add("rgba.tif", "TIFF RGBA 8-bit, unassociated alpha (dropped), PackBits, 36x24"),
+                                 compression="packbits")
+    Image.fromarray(synthetic_rgb(27, 29)[:, :, 1]).save(add("gray.tif", "TIFF gray 8-bit, deflate, 29x27"),
+                                                         compression="tiff_adobe_deflate")
+    g16 = rng.randint(0, 1024, size=(21, 34)).astype(np.uint16)
+    g16[0, :6] = [0, 1, 255, 256, 1000, 65535]
+    Image.fromarray(g16).save(add("gray16.tif", "TIFF gray 16-bit (PIL clips to 255), 34x21"))
+    Image.fromarray(rng.randint(0, 2, size=(30, 45)).astype(bool)).save(
+        add("bilevel_g4.tif", "TIFF bilevel 1-bit, CCITT group 4, 45x30"), compression="group4")
+    p = Image.fromarray(rng.randint(0, 40, size=(23, 31)).astype(np.uint8), "P")
+    p.putpalette(list(rng.randint(0, 256, size=40 * 3)))
+    p.save(add("palette.tif", "TIFF palette 8-bit, 31x23"))
+    Image.fromarray(np.concatenate([synthetic_rgb(25, 30), rng.randint(0, 256, size=(25, 30, 1)).astype(np.uint8)], -1),
+                    "CMYK").save(add("cmyk.tif", "TIFF CMYK 8-bit (PIL's naive conversion), 30x25"))
+    write_tiff(add("rgb16_be.tif", "TIFF RGB 16-bit big-endian (high bytes), 27x19"),
+               rng.randint(0, 65536, size=(19, 27, 3)), 16, 2, big_endian=True)
+    write_tiff(add("cmyk16.tif", "TIFF CMYK 16-bit (high bytes), 23x17"), rng.randint(0, 65536, size=(17, 23, 4)), 16, 5)
+    assoc = rng.randint(0, 256, size=(18, 26, 4))
+    assoc[0, :4, 3] = [0, 255, 1, 128]
+    write_tiff(add("rgba_associated.tif", "TIFF RGBA 8-bit, associated alpha (PIL un-premultiplies), 26x18"),
+               assoc, 8, 2, extra=(1,))
+    write_tiff(add("miniswhite.tif", "TIFF gray 8-bit MinIsWhite (inverted), 28x20"), rng.randint(0, 256, size=(20, 28, 1)), 8, 0)
+    write_tiff(add("gray4.tif", "TIFF gray 4-bit MinIsBlack, 27x15"), rng.randint(0, 16, size=(15, 27, 1)), 4, 1)
+    write_tiff(add("palette4.tif", "TIFF palette 4-bit, 16-bit colour map, 25x14"), rng.randint(0, 16, size=(14, 25, 1)), 4, 3,
+               colormap=rng.randint(0, 65536, size=3 * 16))
+    write_tiff(add("tiled.tif", "TIFF RGB 8-bit in 16x16 tiles (partial at the edges), 37x23"), synthetic_rgb(23, 37),
+               8, 2, tile=(16, 16))
+    Image.fromarray(synthetic_rgb(21, 32)).save(add("multipage.tif", "TIFF with two pages (the first is read), 32x21"),
+                                                save_all=True, append_images=[Image.fromarray(synthetic_rgb(21, 32)[::-1])])
+
+    # GIF: PIL-written (global palette, interlaced as PIL writes images 16 pixels and taller) and hand-written
+    # frames: local palettes, a first frame smaller than the screen or reaching past it, transparency, no palette.
+    pal = rng.randint(0, 256, size=64 * 3).astype(np.uint8)
+    p = Image.fromarray(rng.randint(0, 64, size=(27, 38)).astype(np.uint8), "P")
+    p.putpalette(list(pal))
+    p.save(add("palette.gif", "GIF, global palette, PIL-written (interlaced), 38x27"))
+    p.save(add("transparent.gif", "GIF with a transparent index (dropped, not composited), 38x27"), transparency=5)
+    frames = [Image.fromarray(synthetic_rgb(24, 33)).quantize(64), Image.fromarray(synthetic_rgb(24, 33)[::-1]).quantize(64)]
+    frames[0].save(add("animated.gif", "GIF, two frames (the first is read), 33x24"), save_all=True,
+                   append_images=frames[1:], duration=100)
+    write_gif(add("interlaced.gif", "GIF interlaced, hand-written, 29x22"), (29, 22),
+              [{"indices": rng.randint(0, 16, size=(22, 29)), "interlace": True}], global_palette=rng.randint(0, 256, size=48))
+    write_gif(add("local_palette.gif", "GIF: a first frame with its own palette and a transparent index, smaller "
+                                       "than the screen (the rest is the transparent index's colour), 34x26"),
+              (34, 26), [{"indices": rng.randint(0, 8, size=(15, 20)), "left": 5, "top": 7,
+                          "palette": rng.randint(0, 256, size=24), "transparency": 3}],
+              global_palette=rng.randint(0, 256, size=48), min_code_size=3)
+    write_gif(add("frame_outside.gif", "GIF: a first frame reaching past its 20x12 screen (the image grows), "
+                                       "no transparency (the rest is index 0), 30x21"),
+              (20, 12), [{"indices": rng.randint(0, 16, size=(15, 22)), "left": 8, "top": 6}],
+              global_palette=rng.randint(0, 256, size=48), min_code_size=4)
+    write_gif(add("no_palette.gif", "GIF without a colour table (index i is gray i), 24x18"), (24, 18),
+              [{"indices": rng.randint(0, 256, size=(18, 24))}])
+    write_gif(add("short_palette.gif", "GIF whose indices run past its 4-colour table (those are black), 21x13"),
+              (21, 13), [{"indices": rng.randint(0, 8, size=(13, 21))}], global_palette=rng.randint(0, 256, size=12),
+              min_code_size=3)
+
+    # WebP: lossy and lossless, with and without alpha (dropped, not composited), animated (first frame).
+    Image.fromarray(synthetic_rgb(26, 38)).save(add("lossy.webp", "WebP lossy, 38x26"), quality=80)
+    Image.fromarray(synthetic_rgb(23, 31)).save(add("lossless.webp", "WebP lossless, 31x23"), lossless=True)
+    alpha = rng.randint(0, 256, size=(24, 34, 1)).astype(np.uint8)
+    alpha[0, :3, 0] = [0, 255, 128]
+    Image.fromarray(np.concatenate([synthetic_rgb(24, 34), alpha], -1), "RGBA").save(
+        add("lossy_alpha.webp", "WebP lossy with alpha, 34x24"), quality=85)
+    Image.fromarray(np.concatenate([synthetic_rgb(22, 30), rng.randint(0, 256, size=(22, 30, 1)).astype(np.uint8)], -1),
+                    "RGBA").save(add("lossless_alpha.webp", "WebP lossless with alpha (colours under alpha 0 kept), 30x22"),
+                                 lossless=True, exact=True)
+    frames = [Image.fromarray(synthetic_rgb(20, 28)), Image.fromarray(synthetic_rgb(20, 28)[::-1])]
+    frames[0].save(add("animated.webp", "WebP, two frames (the first is read), 28x20"), save_all=True,
+                   append_images=frames[1:], duration=100, quality=80)
+
     # Real Horses-or-Humans material (CC BY 2.0, Laurence Moroney): a photo as a small JPEG, an RGBA PNG crop.
     horse = os.path.join(SHARED, "train", "horses", "horse01-0.png")
     human = os.path.join(SHARED, "train", "humans", "human01-00.png")
     Image.open(horse).convert("RGB").resize((100, 100), Image.BILINEAR).save(
         add("horse_photo.jpg", "real photo (horse01-0.png) re-encoded as 100x100 JPEG q85"), quality=85)
     Image.open(human).crop((110, 60, 158, 108)).save(add("human_crop.png", "real RGBA PNG crop (human01-00.png), 48x48"))
+    # The same kind of material in the three formats whose mixed7 features are fixtures too (FEATURE_IMAGES).
+    horse_image = Image.open(os.path.join(SHARED, "train", "horses", "horse05-3.png"))
+    horse_image.convert("RGB").resize((120, 120), Image.BILINEAR).save(
+        add("horse_photo.tif", "real photo (horse05-3.png) as 120x120 RGB TIFF, LZW"), compression="tiff_lzw")
+    Image.open(os.path.join(SHARED, "train", "humans", "human03-07.png")).convert("RGB").resize((110, 110), Image.BILINEAR).quantize(
+        256).save(add("human_photo.gif", "real photo (human03-07.png) as 110x110 GIF, 256 colours"))
+    Image.open(os.path.join(SHARED, "validation", "horses", "horse1-000.png")).resize((130, 130), Image.BILINEAR).save(
+        add("horse_photo.webp", "real RGBA photo (validation horse1-000.png) as 130x130 lossy WebP with alpha"), quality=85)
     return files
 
 
@@ -219,9 +447,32 @@ def make_bad(d):
     png = buf.getvalue()
     with open(add("truncated.png", "truncated", ""), "wb") as f:
         f.write(png[: len(png) // 2])
-    Image.fromarray(synthetic_rgb(8, 8)).save(add("gif_named.jpg", "unsupported", "GIF"), "GIF")
-    Image.fromarray(synthetic_rgb(8, 8)).save(add("webp_named.png", "unsupported", "WebP"), "WEBP")
-    Image.fromarray(synthetic_rgb(8, 8)).save(add("tiff_named.jpg", "unsupported", "TIFF"), "TIFF")
+    # TIFF, GIF and WebP cut in half, and each with its data damaged where the library checks it.
+    def encoded(fmt, **options):
+        buf = io.BytesIO()
+        Image.fromarray(synthetic_rgb(40, 50)).save(buf, fmt, **options)
+        return buf.getvalue()
+
+    tif = encoded("TIFF", compression="tiff_adobe_deflate")
+    gif = encoded("GIF")
+    webp = encoded("WEBP", quality=80)
+    for name, data in [("truncated.tif", tif), ("truncated.gif", gif), ("truncated.webp", webp)]:
+        with open(add(name, "truncated", ""), "wb") as f:
+            f.write(data[: len(data) // 2])
+    # Deflate data that zlib refuses: the strip's first bytes overwritten (the zlib header among them).
+    strip = struct.unpack("<I", tif[tif.index(struct.pack("<HHI", 273, 4, 1)) + 8:][:4])[0]
+    with open(add("corrupt.tif", "corrupt", ""), "wb") as f:
+        f.write(tif[:strip] + b"\xff" * 16 + tif[strip + 16:])
+    # The screen descriptor and global colour table, then straight to the trailer: a GIF without any image.
+    screen = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    with open(add("no_image.gif", "corrupt", ""), "wb") as f:
+        f.write(gif[:screen] + b";")
+    # A VP8 key frame whose start code (9d 01 2a) is broken.
+    start = webp.index(b"\x9d\x01\x2a")
+    with open(add("corrupt.webp", "corrupt", ""), "wb") as f:
+        f.write(webp[:start] + b"\x00\x00\x00" + webp[start + 3:])
+    # A TIFF layout PIL reads and headstart does not: 32-bit float samples.
+    Image.fromarray(synthetic_rgb(8, 8)[:, :, 0].astype(np.float32) / 255, "F").save(add("float.tif", "unsupported", "TIFF float"))
     with open(add("garbage.jpg", "unsupported", "unrecognised"), "wb") as f:
         f.write(bytes(np.random.RandomState(7).randint(0, 256, size=300).astype(np.uint8)))
     # A JPEG whose entropy-coded data is overwritten by a bad marker: libjpeg gives up with an error.
@@ -230,11 +481,11 @@ def make_bad(d):
         # SOF0 precision byte set to 7: "Unsupported JPEG data precision 7"
         sof = jpg.index(b"\xff\xc0")
         f.write(jpg[: sof + 4] + b"\x07" + jpg[sof + 5 :])
-    # Every bad file except the formats headstart chooses not to read (GIF, WebP, TIFF: PIL reads them) must
-    # also be refused by PIL/Keras, the reference: check it here.
+    # Every bad file except the layouts headstart chooses not to read (float TIFF: PIL reads it) must also be
+    # refused by PIL/Keras, the reference: check it here.
     for name in bad:
         if bad[name]["kind"] == "unsupported" and bad[name]["detail"] != "unrecognised":
-            bad[name]["pil_error"] = "none: PIL reads this format; headstart refuses it on purpose"
+            bad[name]["pil_error"] = "none: PIL reads this layout; headstart refuses it on purpose"
             continue
         try:
             img_to_array(load_img(os.path.join(d, name)))  # pixels are read lazily: force them
@@ -251,18 +502,46 @@ Generated by `Tools/keras-reference/make_image_fixtures.py` (Pillow {pillow}, Ke
 Python {python}); do not edit by hand. `expected.json` lists every input, what it exercises, and where its
 expectations are.
 
-- `inputs/`: small images in every supported layout (extensions may lie on purpose: `png_named.jpg` is a PNG).
+- `inputs/`: small images in every supported layout: JPEG, PNG, TIFF, GIF, WebP, BMP, PPM/PGM (extensions may lie
+  on purpose: `png_named.jpg` is a PNG).
 - `expected/`: uint8 HWC arrays from Keras `load_img(path, color_mode='rgb', target_size=..., interpolation=...)`;
   the 150x150 targets are recorded as SHA-256 of the array bytes in `expected.json`.
 - `bad/`: inputs that must be refused (each also refused by PIL; its message is in `expected.json`).
 - `preprocess_*.npy`: Keras preprocessing (`ImageDataGenerator(rescale=1./255)`, InceptionV3 `preprocess_input`)
   of every byte value, float32.
+- `features/<name>.mixed7.npy`: Keras mixed7 (float32, 7x7x768) of the TIFF, GIF and WebP photos through the
+  book's input path (`load_img` to 150x150 nearest, x/255), on the seeded weights of `Tests/Fixtures/keras`.
 
 `inputs/horse_photo.jpg` and `inputs/human_crop.png` are derived from the Horses or Humans dataset,
 Laurence Moroney, CC BY 2.0 (https://creativecommons.org/licenses/by/2.0/): `horse_photo.jpg` is
 `train/horses/horse01-0.png` resized to 100x100 and re-encoded as JPEG; `human_crop.png` is a 48x48 crop of
-`train/humans/human01-00.png`.
+`train/humans/human01-00.png`. `horse_photo.tif`, `human_photo.gif` and `horse_photo.webp` are
+`train/horses/horse05-3.png`, `train/humans/human03-07.png` and `validation/horses/horse1-000.png`, resized and
+re-encoded (see `make_inputs`).
 """
+
+
+def make_features(inputs, out):
+    """Keras mixed7 of FEATURE_IMAGES on the parity tests' seeded weights (no calibration needed: the
+    calibrated BatchNorm parameters are the committed ones)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import seeded_weights as sw
+
+    model = sw.build_model((150, 150, 3))
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    for c, layer in enumerate(convs):
+        layer.kernel.assign(sw.conv_kernel(sw.DEFAULT_SEED, c, tuple(layer.kernel.shape)))
+    sw.apply_bn_parameters(model, np.load(os.path.join(ROOT, "Tests", "Fixtures", "keras", "bn-params.npy")))
+    mixed7 = keras.Model(model.input, model.get_layer("mixed7").output)
+    os.makedirs(out)
+    written = {}
+    for name in FEATURE_IMAGES:
+        x = img_to_array(load_img(os.path.join(inputs, name), target_size=(150, 150)))
+        x *= 1.0 / 255.0
+        y = np.asarray(mixed7(x[None], training=False))[0].astype("<f4")
+        np.save(os.path.join(out, f"{name}.mixed7.npy"), y)
+        written[name] = {"npy": f"{name}.mixed7.npy", "shape": list(y.shape), "max": float(y.max())}
+    return written
 
 
 def npy_save(path, arr):
@@ -333,6 +612,7 @@ def main():
         arr = img_to_array(load_img(real, target_size=(150, 150), interpolation=method), dtype="uint8")
         shared[f"{method}_150x150_sha256"] = hashlib.sha256(arr.tobytes()).hexdigest()
     manifest["shared_image"] = shared
+    manifest["features"] = make_features(inputs, os.path.join(OUT, "features"))
 
     with open(os.path.join(OUT, "README.md"), "w") as f:
         f.write(README.format(**manifest["versions"]))

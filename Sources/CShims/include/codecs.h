@@ -2,8 +2,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// JPEG and PNG decoding to 8-bit RGB, as PIL 13 does it (see codecs.c for the exact rules). libjpeg and libpng
-// report fatal errors by longjmp; that stays on this side of the boundary: every function here returns a status
+// JPEG, PNG, TIFF, GIF and WebP decoding to 8-bit RGB, as PIL 13 does it (see codecs.c, tiff.c, gif.c, webp.c
+// for the exact rules). libjpeg and libpng report fatal errors by longjmp, libtiff through handlers; that stays on
+// this side of the boundary: every function here returns a status
 // and never prints, never exits and never longjmps into Swift.
 
 typedef enum {
@@ -12,6 +13,7 @@ typedef enum {
     HS_CODEC_TRUNCATED = 2,        // the data ended before the image did
     HS_CODEC_TOO_MANY_PIXELS = 3,  // width * height > pixel_limit; width and height are set, nothing decoded
     HS_CODEC_NO_MEMORY = 4,
+    HS_CODEC_UNSUPPORTED = 5,      // a layout of the format headstart does not read; message names it
 } hs_codec_status;
 
 typedef struct {
@@ -28,6 +30,15 @@ hs_codec_status hs_jpeg_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
                                    uint8_t **out_rgb, hs_codec_info *info);
 hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
                                   uint8_t **out_rgb, hs_codec_info *info);
+// TIFF (libtiff: the first directory), GIF (giflib: the first frame on its logical screen) and WebP (libwebp's
+// animation decoder, as PIL uses it: the first frame), each as PIL 13's Image.open + convert('RGB'): see
+// tiff.c, gif.c and webp.c for the rules. Same contract as above.
+hs_codec_status hs_tiff_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
+                                   uint8_t **out_rgb, hs_codec_info *info);
+hs_codec_status hs_gif_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
+                                  uint8_t **out_rgb, hs_codec_info *info);
+hs_codec_status hs_webp_decode_rgb(const uint8_t *data, size_t size, uint64_t pixel_limit,
+                                   uint8_t **out_rgb, hs_codec_info *info);
 void hs_codec_free(void *pointer);
 
 // --- PNG encoding (augment preview) --------------------------------------------------------------------------
