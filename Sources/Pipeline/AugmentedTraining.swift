@@ -109,9 +109,40 @@ extension LiveAugmentation {
     }
 }
 
-public struct LiveAugmentationError: Error, CustomStringConvertible {
-    public var reason: String
-    public var description: String { reason }
+/// Why `train --augment live` cannot start or go on, naming the cache, weights or file concerned.
+public enum LiveAugmentationError: Error, CustomStringConvertible {
+    /// `--fresh` outside [0, 1].
+    case freshFraction(Double)
+    /// The weights given are not those the cache was extracted with: fresh views would not match its features.
+    case otherWeights(given: String, givenSHA256: String, cache: String, cacheSHA256: String, cacheWeights: String)
+    /// No augmentation settings given, and the cache records none.
+    case noAugmentation(cache: String)
+    /// No dataset folder given, and the cache records none.
+    case noDataset(cache: String)
+    /// The network's feature shape differs from the cache's.
+    case featureShape(network: [Int], cache: [Int])
+    /// The background producer ended before the epoch's fresh samples were all delivered.
+    case producerStopped
+    /// The trainer asked for fresh samples out of the order it gave `startEpoch`.
+    case outOfOrder(sample: Int, expected: Int)
+    /// An image's content differs from what the cache extracted.
+    case fileChanged(path: String, content: String, cached: String)
+
+    public var description: String {
+        switch self {
+        case let .freshFraction(f): return "--fresh \(f): a fraction in [0, 1] of each epoch's training images"
+        case let .otherWeights(given, givenSHA, cache, cacheSHA, cacheWeights):
+            return "\(given) has SHA-256 \(givenSHA), but the cache \(cache) was extracted with weights \(cacheSHA) (\(cacheWeights)): fresh views would not match the cached features"
+        case let .noAugmentation(cache): return "the cache \(cache) records no augmentation: give the settings (--book, --rotation …)"
+        case let .noDataset(cache): return "the cache \(cache) records no dataset folder: give it with --dataset"
+        case let .featureShape(network, cache): return "the network gives features \(network), the cache holds \(cache)"
+        case .producerStopped: return "the live augmentation producer has stopped"
+        case let .outOfOrder(sample, expected):
+            return "fresh sample \(sample) asked for out of the epoch's order (expected \(expected)); the trainer must request samples in the order given to startEpoch"
+        case let .fileChanged(path, content, cached):
+            return "\(path) has changed since it was extracted (content \(content), the cache has \(cached)); run `headstart extract` again"
+        }
+    }
 }
 
 /// `train --augment live --fresh F`, the design's re-extraction batches. At each epoch's start (its sample order
@@ -163,24 +194,25 @@ public final class LiveAugmentedFeatures: FeatureSource {
     ///   - seed: chooses each epoch's fresh samples.
     public init(cache: FeatureCache, entries: [IndexEntry], seed: UInt64, options: LiveAugmentation) throws {
         guard (0...1).contains(options.fresh) else {
-            throw LiveAugmentationError(reason: "--fresh \(options.fresh): a fraction in [0, 1] of each epoch's training images")
+            throw LiveAugmentationError.freshFraction(options.fresh)
         }
         let fp = cache.fingerprint
         guard options.weights.sha256 == fp.weightsSHA256 else {
-            throw LiveAugmentationError(reason: "\(options.weights.sourceName) has SHA-256 \(options.weights.sha256), but the cache \(cache.path) was extracted with weights \(fp.weightsSHA256) (\(fp.weightsName)): fresh views would not match the cached features")
+            throw LiveAugmentationError.otherWeights(given: options.weights.sourceName, givenSHA256: options.weights.sha256,
+                                                     cache: cache.path, cacheSHA256: fp.weightsSHA256, cacheWeights: fp.weightsName)
         }
         let recorded = try AugmentRecipe.recorded(in: cache)
         guard let recipe = options.recipe ?? recorded else {
-            throw LiveAugmentationError(reason: "the cache \(cache.path) records no augmentation: give the settings (--book, --rotation …)")
+            throw LiveAugmentationError.noAugmentation(cache: cache.path)
         }
         if options.keepViews { try cache.recordAugmentation(recipe.fingerprintDescription) }
         guard let rootPath = try options.dataset ?? cache.datasetRoot() else {
-            throw LiveAugmentationError(reason: "the cache \(cache.path) records no dataset folder: give it with --dataset")
+            throw LiveAugmentationError.noDataset(cache: cache.path)
         }
         let provenance = try HeadProvenance(cache: cache)
         extractor = try FeatureExtractor(weights: options.weights, settings: provenance.settings, threads: options.threads)
         guard extractor.featureShape == fp.featureShape else {
-            throw LiveAugmentationError(reason: "the network gives features \(extractor.featureShape), the cache holds \(fp.featureShape)")
+            throw LiveAugmentationError.featureShape(network: extractor.featureShape, cache: fp.featureShape)
         }
         self.cache = cache
         self.entries = entries
@@ -257,12 +289,12 @@ public final class LiveAugmentedFeatures: FeatureSource {
                 switch next {
                 case .success(let p)?: current = p
                 case .failure(let e)?: throw e
-                case nil: throw LiveAugmentationError(reason: "the live augmentation producer has stopped")
+                case nil: throw LiveAugmentationError.producerStopped
                 }
             }
             let p = current!
             guard p.samples[p.offset] == i, delivered < freshOrder.count, freshOrder[delivered] == i else {
-                throw LiveAugmentationError(reason: "fresh sample \(i) asked for out of the epoch's order (expected \(p.samples[p.offset])); the trainer must request samples in the order given to startEpoch")
+                throw LiveAugmentationError.outOfOrder(sample: i, expected: p.samples[p.offset])
             }
             p.features.withUnsafeBufferPointer { f in
                 out.baseAddress!.update(from: f.baseAddress! + p.offset * n, count: n)
@@ -322,7 +354,7 @@ public final class LiveAugmentedFeatures: FeatureSource {
                                 let bytes = try ImageDecoder.readFile(fileSystemPath: Dataset.fileSystemPath(root: root.path, relativePath: item.entry.path), name: path)
                                 let key = bytes.withUnsafeBytes { ContentKey(bytes: SHA256Hasher.digest($0))! }
                                 guard key == item.entry.key else {
-                                    throw LiveAugmentationError(reason: "\(path) has changed since it was extracted (content \(key), the cache has \(item.entry.key)); run `headstart extract` again")
+                                    throw LiveAugmentationError.fileChanged(path: path, content: "\(key)", cached: "\(item.entry.key)")
                                 }
                                 let d = try ViewInput.load(bytes, name: item.entry.path, extractor: extractor)
                                 ViewInput.write(d.image, key: key, view: item.view, recipe: recipe, mode: mode,

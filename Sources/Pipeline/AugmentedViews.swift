@@ -62,16 +62,31 @@ public struct AugmentRecipe: Equatable, Sendable {
     public static func recorded(in cache: FeatureCache) throws -> AugmentRecipe? {
         guard let text = cache.fingerprint.augmentation else { return nil }
         guard let r = AugmentRecipe(fingerprintDescription: text) else {
-            throw AugmentedViewsError(cache: cache.path, reason: "the cache's augmentation '\(text)' was written by another version of headstart (another draw version); its views cannot be extended")
+            throw AugmentedViewsError.otherDrawVersion(cache: cache.path, recorded: text)
         }
         return r
     }
 }
 
-public struct AugmentedViewsError: Error, CustomStringConvertible {
-    public var cache: String
-    public var reason: String
-    public var description: String { "feature cache \(cache): \(reason)" }
+/// Why a cache's augmented views cannot be extracted or extended, naming the cache.
+public enum AugmentedViewsError: Error, CustomStringConvertible {
+    /// The cache's recorded augmentation was drawn by another draw version: new views would not match its old ones.
+    case otherDrawVersion(cache: String, recorded: String)
+    /// More views per image than the record key's view number holds.
+    case tooManyViews(cache: String, views: Int)
+    /// Views asked for with no augmentation settings given or recorded.
+    case noSettings(cache: String, views: Int)
+
+    public var description: String {
+        switch self {
+        case let .otherDrawVersion(cache, text):
+            return "feature cache \(cache): the cache's augmentation '\(text)' was written by another version of headstart (another draw version); its views cannot be extended"
+        case let .tooManyViews(cache, views):
+            return "feature cache \(cache): --views \(views): at most \(Int(UInt16.max) - 1) views per image"
+        case let .noSettings(cache, views):
+            return "feature cache \(cache): --views \(views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded"
+        }
+    }
 }
 
 /// Preparing the network input of an image's views from one decode.

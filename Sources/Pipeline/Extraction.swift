@@ -182,7 +182,7 @@ public enum Extraction {
         _ job: ExtractionJob, extractor: FeatureExtractor, weights: InceptionV3Weights, dataset: Dataset
     ) throws -> (FeatureCache, AugmentRecipe?) {
         guard (0...Int(UInt16.max) - 1).contains(job.views) else {
-            throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views): at most \(Int(UInt16.max) - 1) views per image")
+            throw AugmentedViewsError.tooManyViews(cache: job.cache, views: job.views)
         }
         // The augmentation field is not compared on opening: a plain run may add images to a cache with views,
         // and a run with views records its recipe below (refused if the cache recorded another).
@@ -192,7 +192,7 @@ public enum Extraction {
         if job.views > 0 {
             guard let r = AugmentRecipe.resolve(given: job.augmentation, seed: job.augmentSeed,
                                                 recorded: try AugmentRecipe.recorded(in: cache)) else {
-                throw AugmentedViewsError(cache: job.cache, reason: "--views \(job.views) needs augmentation settings (--book, --rotation …, or a pipeline's augment: section); the cache has none recorded")
+                throw AugmentedViewsError.noSettings(cache: job.cache, views: job.views)
             }
             try cache.recordAugmentation(r.fingerprintDescription)
             recipe = r

@@ -1,11 +1,19 @@
 import Foundation
 import HeadTrain
 
-/// Why TensorBoard events could not be written: which file, and the system's reason.
-public struct TensorBoardError: Error, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "TensorBoard events \(path): \(reason)" }
+/// Why TensorBoard events could not be written, naming the event file.
+public enum TensorBoardError: Error, CustomStringConvertible {
+    /// The event file could not be created (its folder, or the file itself).
+    case cannotCreate(path: String)
+    /// Creating or writing the event file failed with the system's error.
+    case writeFailed(path: String, error: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotCreate(path): return "TensorBoard events \(path): cannot be created"
+        case let .writeFailed(path, error): return "TensorBoard events \(path): \(error)"
+        }
+    }
 }
 
 /// `train --tensorboard DIR`: training curves as TensorBoard event files, laid out as Keras's `TensorBoard`
@@ -37,7 +45,7 @@ public final class TensorBoardWriter {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw TensorBoardError(path: path, reason: "cannot be created")
+                    throw TensorBoardError.cannotCreate(path: path)
                 }
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
                 files[run] = handle
@@ -46,7 +54,7 @@ public final class TensorBoardWriter {
             } catch let e as TensorBoardError {
                 throw e
             } catch {
-                throw TensorBoardError(path: path, reason: "\(error)")
+                throw TensorBoardError.writeFailed(path: path, error: "\(error)")
             }
         }
     }
@@ -80,7 +88,7 @@ public final class TensorBoardWriter {
         do {
             try files[run]!.write(contentsOf: TensorBoardEvents.record(event))
         } catch {
-            throw TensorBoardError(path: paths[run]!, reason: "\(error)")
+            throw TensorBoardError.writeFailed(path: paths[run]!, error: "\(error)")
         }
     }
 }
