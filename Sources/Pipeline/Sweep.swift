@@ -168,20 +168,20 @@ public enum Sweep {
 
     /// The job's configs this machine trains (all, or its shard's), after the checks a shard and halving need.
     static func machineConfigs(_ job: SweepJob) throws -> [SweepConfig] {
-        guard !job.configs.isEmpty else { throw SweepSpecError("the sweep has no configs") }
+        guard !job.configs.isEmpty else { throw SweepSpecError.noConfigs }
         if let shard = job.shard {
             guard shard.count >= 1, (0..<shard.count).contains(shard.index) else {
-                throw SweepSpecError("shard \(shard): the index must be at least 0 and below the count")
+                throw SweepSpecError.badShard(shard)
             }
             guard job.strategy == .full else {
-                throw SweepSpecError("--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has. Shard a full sweep (each config trains to its epochs), or run halving on one machine")
+                throw SweepSpecError.shardedHalving
             }
         }
         let configs = job.shard.map { s in job.configs.filter { $0.shard(of: s.count) == s.index } } ?? job.configs
         if case let .halving(k, keep) = job.strategy {
-            guard k >= 1, keep > 0, keep < 1 else { throw SweepSpecError("halving needs rungs ≥ 1 and keep in (0, 1) (found \(k), \(keep))") }
+            guard k >= 1, keep > 0, keep < 1 else { throw SweepSpecError.halvingParameters(rungs: k, keep: keep) }
             guard Set(configs.map(\.epochs)).count == 1 else {
-                throw SweepSpecError("halving needs one epoch budget for all configs (found \(Set(configs.map(\.epochs)).sorted()))")
+                throw SweepSpecError.halvingEpochs(Set(configs.map(\.epochs)).sorted())
             }
         }
         return configs
@@ -197,7 +197,7 @@ public enum Sweep {
                     throw HeadError.tooLarge(what: "training config \(c.label)", bytes: Sweep.stateBytes(c, featureCount: F),
                                              available: Int(clamping: ProcessInfo.processInfo.physicalMemory))
                 }
-            } catch let e as HeadError { throw SweepSpecError("config \(c.label): \(e)") }
+            } catch let e as HeadError { throw SweepSpecError.config(label: c.label, error: e) }
         }
     }
 
@@ -259,7 +259,7 @@ public enum Sweep {
     static func loadState(_ t: HeadTrainer, path: String) throws -> TrainingHistory {
         let n = t.head.layout.total
         guard let data = FileManager.default.contents(atPath: path), data.count == 2 * n * 4 else {
-            throw SweepSpecError("\(path): missing or not a training state of \(2 * n) floats")
+            throw SweepSpecError.trainingState(path: path, floats: 2 * n)
         }
         data.withUnsafeBytes { raw in
             let f = raw.bindMemory(to: Float.self)
@@ -274,7 +274,7 @@ public enum Sweep {
     }
 
     static func readHistory(_ path: String) throws -> [EpochLog] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SweepSpecError("\(path): missing") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw SweepSpecError.missing(path: path) }
         return try JSONDecoder().decode([SweepResult.EpochRecord].self, from: data).map(\.log)
     }
 }

@@ -117,10 +117,62 @@ public enum SweepStrategy: Equatable, Sendable {
     }
 }
 
-public struct SweepSpecError: Error, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+/// Why a sweep cannot be planned, resumed or merged, naming the setting, config, shard or file concerned.
+public enum SweepSpecError: Error, CustomStringConvertible {
+    /// A hyper-parameter's range is not LOW:HIGH with LOW ≤ HIGH.
+    case badRange(name: String, text: String)
+    /// A value of a hyper-parameter's list is not a number.
+    case notANumber(name: String, text: String, value: String)
+    /// A hyper-parameter lists no values.
+    case noValues(name: String)
+    /// A range given for a grid sweep (ranges are sampled: `--random N`).
+    case rangeInGrid(name: String)
+    /// A config's learning rate is not a positive finite number.
+    case learningRate(Float)
+    /// A config's hidden units, batch or epochs below 1.
+    case sizes(hidden: Int, batch: Int, epochs: Int)
+    /// A config's dropout outside [0, 1).
+    case dropout(Float)
+    /// `--random` below 1.
+    case noRandomConfigs
+    /// The sweep has no configs.
+    case noConfigs
+    /// A shard whose index is not in 0 ..< count.
+    case badShard(SweepShard)
+    /// Halving asked for on a shard.
+    case shardedHalving
+    /// Halving's rungs below 1 or its keep fraction outside (0, 1).
+    case halvingParameters(rungs: Int, keep: Double)
+    /// Halving over configs with different epoch budgets.
+    case halvingEpochs([Int])
+    /// A config the head cannot be built for (too large, invalid).
+    case config(label: String, error: HeadError)
+    /// A config's saved training state is missing or of the wrong size.
+    case trainingState(path: String, floats: Int)
+    /// A file the sweep wrote before is missing.
+    case missing(path: String)
+
+    public var description: String {
+        switch self {
+        case let .badRange(name, text): return "\(name) '\(text)': a range is LOW:HIGH with LOW ≤ HIGH"
+        case let .notANumber(name, text, value): return "\(name) '\(text)': '\(value)' is not a number"
+        case let .noValues(name): return "\(name): no values"
+        case let .rangeInGrid(name): return "\(name): a range needs --random N (a grid takes lists)"
+        case let .learningRate(lr): return "lr must be positive (found \(lr))"
+        case let .sizes(h, b, e): return "hidden, batch and epochs must be at least 1 (found \(h), \(b), \(e))"
+        case let .dropout(d): return "dropout must be in [0, 1) (found \(d))"
+        case .noRandomConfigs: return "--random needs at least 1 config"
+        case .noConfigs: return "the sweep has no configs"
+        case let .badShard(shard): return "shard \(shard): the index must be at least 0 and below the count"
+        case .shardedHalving:
+            return "--strategy halving cannot be sharded: each rung keeps the best configs by every config's result at that rung, which no shard has. Shard a full sweep (each config trains to its epochs), or run halving on one machine"
+        case let .halvingParameters(k, keep): return "halving needs rungs ≥ 1 and keep in (0, 1) (found \(k), \(keep))"
+        case let .halvingEpochs(epochs): return "halving needs one epoch budget for all configs (found \(epochs))"
+        case let .config(label, error): return "config \(label): \(error)"
+        case let .trainingState(path, floats): return "\(path): missing or not a training state of \(floats) floats"
+        case let .missing(path): return "\(path): missing"
+        }
+    }
 }
 
 /// The values of one hyper-parameter: a list ("1e-3,3e-4", or one value) or a range ("1e-5:1e-2", only for
@@ -148,17 +200,17 @@ public enum SweepValues: Equatable, Sendable {
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let lo = Double(parts[0].trimmingCharacters(in: .whitespaces)),
                   let hi = Double(parts[1].trimmingCharacters(in: .whitespaces)), lo <= hi else {
-                throw SweepSpecError("\(name) '\(text)': a range is LOW:HIGH with LOW ≤ HIGH")
+                throw SweepSpecError.badRange(name: name, text: text)
             }
             return .range(lo, hi)
         }
         let values = try t.split(separator: ",").map { s -> Double in
             guard let v = Double(s.trimmingCharacters(in: .whitespaces)) else {
-                throw SweepSpecError("\(name) '\(text)': '\(s)' is not a number")
+                throw SweepSpecError.notANumber(name: name, text: text, value: String(s))
             }
             return v
         }
-        guard !values.isEmpty else { throw SweepSpecError("\(name): no values") }
+        guard !values.isEmpty else { throw SweepSpecError.noValues(name: name) }
         return .list(values)
     }
 }
@@ -185,15 +237,15 @@ public struct SweepSpec: Equatable, Sendable {
         var out: [SweepConfig] = []
         var seen = Set<String>()
         func add(_ c: SweepConfig) throws {
-            guard c.lr > 0, c.lr.isFinite else { throw SweepSpecError("lr must be positive (found \(c.lr))") }
+            guard c.lr > 0, c.lr.isFinite else { throw SweepSpecError.learningRate(c.lr) }
             guard c.hidden >= 1, c.batch >= 1, c.epochs >= 1 else {
-                throw SweepSpecError("hidden, batch and epochs must be at least 1 (found \(c.hidden), \(c.batch), \(c.epochs))")
+                throw SweepSpecError.sizes(hidden: c.hidden, batch: c.batch, epochs: c.epochs)
             }
-            guard (0..<1).contains(c.dropout) else { throw SweepSpecError("dropout must be in [0, 1) (found \(c.dropout))") }
+            guard (0..<1).contains(c.dropout) else { throw SweepSpecError.dropout(c.dropout) }
             if seen.insert(c.id).inserted { out.append(c) }
         }
         if let n = random {
-            guard n >= 1 else { throw SweepSpecError("--random needs at least 1 config") }
+            guard n >= 1 else { throw SweepSpecError.noRandomConfigs }
             var rng = SplitMix64(key: SplitMix64.mix(samplingSeed ^ 0x5357_4545_5000_0001))
             for _ in 0..<n {
                 let c = SweepConfig(
@@ -208,7 +260,7 @@ public struct SweepSpec: Equatable, Sendable {
             return out
         }
         func list(_ v: SweepValues, _ name: String) throws -> [Double] {
-            guard case .list(let values) = v else { throw SweepSpecError("\(name): a range needs --random N (a grid takes lists)") }
+            guard case .list(let values) = v else { throw SweepSpecError.rangeInGrid(name: name) }
             return values
         }
         for l in try list(lr, "lr") {
