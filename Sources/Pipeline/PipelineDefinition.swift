@@ -224,9 +224,75 @@ public struct PipelineDefinition: Codable, Equatable {
         public var description: String { "\(key) '\(value)' is not \(choices)" }
     }
 
-    public struct LoadError: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
+    /// Why a pipeline file cannot be used, naming the file and the key, line or value at fault.
+    public enum LoadError: Error, CustomStringConvertible {
+        /// The file cannot be read (the system's words).
+        case unreadable(path: String, error: String)
+        /// Larger than `maxBytes`.
+        case tooLarge(path: String, bytes: Int)
+        /// Not UTF-8 text.
+        case notUTF8(path: String)
+        /// libyaml could not be started.
+        case parserUnavailable(path: String)
+        /// libyaml cannot parse the text: its problem, at a line.
+        case yaml(path: String, line: Int, problem: String)
+        /// Collections nested deeper than `maxDepth`.
+        case tooDeep(path: String, line: Int)
+        /// The top level is not a mapping of keys.
+        case notAMapping(path: String)
+        /// A key this build does not read, in a section ("" for the top level), with the keys it knows.
+        case unknownKey(path: String, key: String, section: String, known: [String])
+        /// A word that is not one of its key's choices.
+        case choice(path: String, UnknownChoice)
+        /// A section lacks a key it needs.
+        case missingKey(path: String, key: String, at: String)
+        /// A value of the wrong type or shape (the decoder's words).
+        case badValue(path: String, at: String, detail: String)
+        /// Not readable as a pipeline at all.
+        case unreadablePipeline(path: String, detail: String)
+        /// A value refused by the check its command-line flag has (the check's message names the key).
+        case setting(path: String, Error)
+        /// The augment: section's settings are refused.
+        case augmentation(path: String, AugmentationError)
+        /// The pipeline names no dataset, or no cache, where one is needed.
+        case noDataset(path: String), noCache(path: String)
+
+        public var path: String {
+            switch self {
+            case let .unreadable(p, _), let .tooLarge(p, _), let .notUTF8(p), let .parserUnavailable(p), let .yaml(p, _, _),
+                 let .tooDeep(p, _), let .notAMapping(p), let .unknownKey(p, _, _, _), let .choice(p, _),
+                 let .missingKey(p, _, _), let .badValue(p, _, _), let .unreadablePipeline(p, _), let .setting(p, _),
+                 let .augmentation(p, _), let .noDataset(p), let .noCache(p):
+                return p
+            }
+        }
+
+        /// What is wrong, after the file's path.
+        public var reason: String {
+            switch self {
+            case let .unreadable(_, error): return "cannot read the pipeline file (\(error))"
+            case let .tooLarge(_, bytes): return "\(bytes) bytes; a pipeline file is at most \(PipelineDefinition.maxBytes)"
+            case .notUTF8: return "not UTF-8 text"
+            case .parserUnavailable: return "cannot start the YAML parser"
+            case let .yaml(_, line, problem): return "line \(line): \(problem)"
+            case let .tooDeep(_, line):
+                return "line \(line): nested more than \(PipelineDefinition.maxDepth) deep; a pipeline file is a few flat sections"
+            case .notAMapping: return "the top level is not a mapping of keys (name:, dataset:, extract:, …)"
+            case let .unknownKey(_, key, section, known):
+                let whereText = section.isEmpty ? "at the top level" : "in \(section):"
+                return "unknown key '\(key)' \(whereText)" + PipelineDefinition.didYouMean(key, known)
+                    + " (known: \(known.sorted().joined(separator: ", ")))"
+            case let .choice(_, choice): return "\(choice)"
+            case let .missingKey(_, key, at): return "missing key \(key) at \(at)"
+            case let .badValue(_, at, detail): return "\(at): \(detail)"
+            case let .unreadablePipeline(_, detail): return "not a readable pipeline (\(detail))"
+            case let .setting(_, error): return "\(error)"
+            case let .augmentation(_, error): return "augment: \(error)"
+            case .noDataset: return "the pipeline names no dataset (add `dataset:`)"
+            case .noCache: return "the pipeline names no cache (add `cache:`)"
+            }
+        }
+
         public var description: String { "\(path): \(reason)" }
     }
 
@@ -237,10 +303,10 @@ public struct PipelineDefinition: Codable, Equatable {
     public static func load(path: String) throws -> PipelineDefinition {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
-            throw LoadError(path: path, reason: "cannot read the pipeline file (\(error.localizedDescription))")
+            throw LoadError.unreadable(path: path, error: error.localizedDescription)
         }
-        guard data.count <= maxBytes else { throw LoadError(path: path, reason: "\(data.count) bytes; a pipeline file is at most \(maxBytes)") }
-        guard let text = String(data: data, encoding: .utf8) else { throw LoadError(path: path, reason: "not UTF-8 text") }
+        guard data.count <= maxBytes else { throw LoadError.tooLarge(path: path, bytes: data.count) }
+        guard let text = String(data: data, encoding: .utf8) else { throw LoadError.notUTF8(path: path) }
         return try parse(text, source: path)
     }
 
@@ -258,14 +324,14 @@ public struct PipelineDefinition: Codable, Equatable {
             throw e
         } catch let DecodingError.dataCorrupted(context) where context.underlyingError is UnknownChoice {
             // Yams wraps what a decoder throws as "not valid YAML"; the choice's own message names the key.
-            throw LoadError(path: path, reason: "\(context.underlyingError!)")
+            throw LoadError.choice(path: path, context.underlyingError as! UnknownChoice)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw LoadError(path: path, reason: "missing key \(key.stringValue) at \(codingPath(context))")
+            throw LoadError.missingKey(path: path, key: key.stringValue, at: codingPath(context))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
                 let DecodingError.dataCorrupted(context) {
-            throw LoadError(path: path, reason: "\(codingPath(context)): \(context.debugDescription)")
+            throw LoadError.badValue(path: path, at: codingPath(context), detail: context.debugDescription)
         } catch {
-            throw LoadError(path: path, reason: "not a readable pipeline (\(error))")
+            throw LoadError.unreadablePipeline(path: path, detail: "\(error)")
         }
         try p.validate(source: path)
         return p
@@ -275,7 +341,7 @@ public struct PipelineDefinition: Codable, Equatable {
     /// before anything recursive sees the text.
     static func checkDepth(_ text: String, source path: String) throws {
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { throw LoadError(path: path, reason: "cannot start the YAML parser") }
+        guard yaml_parser_initialize(&parser) == 1 else { throw LoadError.parserUnavailable(path: path) }
         defer { yaml_parser_delete(&parser) }
         let bytes = Array(text.utf8)
         try bytes.withUnsafeBufferPointer { buf in
@@ -285,14 +351,14 @@ public struct PipelineDefinition: Codable, Equatable {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
                     let problem = parser.problem.map { String(cString: $0) } ?? "unreadable YAML"
-                    throw LoadError(path: path, reason: "line \(parser.problem_mark.line + 1): \(problem)")
+                    throw LoadError.yaml(path: path, line: Int(parser.problem_mark.line) + 1, problem: problem)
                 }
                 defer { yaml_event_delete(&event) }
                 switch event.type {
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                     depth += 1
                     if depth > maxDepth {
-                        throw LoadError(path: path, reason: "line \(event.start_mark.line + 1): nested more than \(maxDepth) deep; a pipeline file is a few flat sections")
+                        throw LoadError.tooDeep(path: path, line: Int(event.start_mark.line) + 1)
                     }
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT: depth -= 1
                 case YAML_STREAM_END_EVENT: return
@@ -315,16 +381,14 @@ public struct PipelineDefinition: Codable, Equatable {
     /// otherwise be ignored and its setting silently take the default.
     static func checkKeys(_ root: Node, source path: String) throws {
         guard let top = root.mapping else {
-            throw LoadError(path: path, reason: "the top level is not a mapping of keys (name:, dataset:, extract:, …)")
+            throw LoadError.notAMapping(path: path)
         }
         func check(_ mapping: Node.Mapping, _ section: String) throws {
             let known = knownKeys[section]!
             for (k, _) in mapping {
                 guard let key = k.string, known.contains(key) else {
                     let given = k.string ?? "\(k)"
-                    let whereText = section.isEmpty ? "at the top level" : "in \(section):"
-                    throw LoadError(path: path, reason: "unknown key '\(given)' \(whereText)" + didYouMean(given, known)
-                                    + " (known: \(known.sorted().joined(separator: ", ")))")
+                    throw LoadError.unknownKey(path: path, key: given, section: section, known: known)
                 }
             }
         }
@@ -364,11 +428,11 @@ public struct PipelineDefinition: Codable, Equatable {
     public func validate(source path: String) throws {
         func check(_ setting: Setting, _ value: Int?, key: String? = nil) throws {
             guard let value else { return }
-            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError.setting(path: path, e) }
         }
         func check(_ setting: Setting, _ value: Double?) throws {
             guard let value else { return }
-            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError.setting(path: path, e) }
         }
         try check(.size, extract?.size)
         try check(.extractBatch, extract?.batch)
@@ -388,12 +452,12 @@ public struct PipelineDefinition: Codable, Equatable {
             for (key, setting, values) in s.hyperParameters {
                 guard let text = values?.text else { continue }
                 do { _ = try SweepValues.parse(text, name: "sweep.\(key)", setting: setting) } catch let e as SweepSpecError {
-                    throw LoadError(path: path, reason: "\(e)")
-                } catch let e as SettingError { throw LoadError(path: path, reason: "\(e)") }
+                    throw LoadError.setting(path: path, e)
+                } catch let e as SettingError { throw LoadError.setting(path: path, e) }
             }
         }
         try check(.views, augment?.views)
-        do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError(path: path, reason: "augment: \(e)") }
+        do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError.augmentation(path: path, e) }
     }
 
     private static func codingPath(_ c: DecodingError.Context) -> String {
@@ -414,8 +478,8 @@ public struct PipelineDefinition: Codable, Equatable {
     /// The extraction the file describes — its dataset into `cache` (the file's own unless given), with the
     /// `extract:` and `augment:` sections, the book's settings where it is silent. Commands override from there.
     public func extractionJob(source: String, cache cacheOverride: String? = nil) throws -> ExtractionJob {
-        guard let dataset else { throw LoadError(path: source, reason: "the pipeline names no dataset (add `dataset:`)") }
-        guard let cache = cacheOverride ?? cache else { throw LoadError(path: source, reason: "the pipeline names no cache (add `cache:`)") }
+        guard let dataset else { throw LoadError.noDataset(path: source) }
+        guard let cache = cacheOverride ?? cache else { throw LoadError.noCache(path: source) }
         var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cache)
         job.dtype = featureDType
         job.batchSize = extract?.batch ?? 32
@@ -425,7 +489,7 @@ public struct PipelineDefinition: Codable, Equatable {
         // An augment: section with views: K extracts K augmented views per training image.
         job.views = augment?.views ?? 0
         do { job.augmentation = try augment?.settings() } catch let e as AugmentationError {
-            throw LoadError(path: source, reason: "augment: \(e)")
+            throw LoadError.augmentation(path: source, e)
         }
         job.augmentSeed = augment?.seed
         return job
