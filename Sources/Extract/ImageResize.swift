@@ -168,43 +168,32 @@ public enum ImageResize {
     /// Resamples every row of `image` to `width` columns: out[y][x] = clip8(2^21 + sum_k in[y][xmin + k] * w[x][k]).
     /// (Pillow's horizontal-first path restricts this to the rows the vertical pass reads; computing all rows
     /// gives the same values for those rows.)
-    static func horizontalPass(_ image: RGBImage, width: Int) -> RGBImage {
-        let taps = bilinearTaps(inSize: image.width, outSize: width)
-        let rows = image.height
-        var out = [UInt8](repeating: 0, count: width * rows * 3)
-        image.pixels.withUnsafeBufferPointer { src in
-            taps.weights.withUnsafeBufferPointer { kk in
-                out.withUnsafeMutableBufferPointer { dst in
-                    for yy in 0..<rows {
-                        for xx in 0..<width {
-                            resamplePixel(src, first: (yy * image.width + taps.bounds[2 * xx]) * 3, step: 3,
-                                          count: taps.bounds[2 * xx + 1], kk, xx * taps.ksize, dst, (yy * width + xx) * 3)
-                        }
-                    }
-                }
-            }
-        }
-        return RGBImage(width: width, height: rows, pixels: out)
-    }
+    static func horizontalPass(_ image: RGBImage, width: Int) -> RGBImage { pass(image, alongX: true, size: width) }
 
     /// Resamples every column of `image` to `height` rows, with the same arithmetic as `horizontalPass`.
-    static func verticalPass(_ image: RGBImage, height: Int) -> RGBImage {
-        let taps = bilinearTaps(inSize: image.height, outSize: height)
-        let w = image.width
-        var out = [UInt8](repeating: 0, count: w * height * 3)
+    static func verticalPass(_ image: RGBImage, height: Int) -> RGBImage { pass(image, alongX: false, size: height) }
+
+    /// One pass of the separable resampling: along x to `size` columns, or along y to `size` rows. Output pixel
+    /// (x, y) sums its taps along the pass's axis, starting at the first source pixel its taps name.
+    private static func pass(_ image: RGBImage, alongX: Bool, size: Int) -> RGBImage {
+        let taps = bilinearTaps(inSize: alongX ? image.width : image.height, outSize: size)
+        let width = alongX ? size : image.width, height = alongX ? image.height : size
+        let step = alongX ? 3 : image.width * 3  // bytes between two taps
+        var out = [UInt8](repeating: 0, count: width * height * 3)
         image.pixels.withUnsafeBufferPointer { src in
             taps.weights.withUnsafeBufferPointer { kk in
                 out.withUnsafeMutableBufferPointer { dst in
-                    for yy in 0..<height {
-                        let ymin = taps.bounds[2 * yy], count = taps.bounds[2 * yy + 1]
-                        for xx in 0..<w {
-                            resamplePixel(src, first: (ymin * w + xx) * 3, step: w * 3, count: count, kk, yy * taps.ksize,
-                                          dst, (yy * w + xx) * 3)
+                    for y in 0..<height {
+                        for x in 0..<width {
+                            let o = alongX ? x : y  // the output position along the pass's axis
+                            let first = alongX ? (y * image.width + taps.bounds[2 * o]) * 3 : (taps.bounds[2 * o] * image.width + x) * 3
+                            resamplePixel(src, first: first, step: step, count: taps.bounds[2 * o + 1], kk, o * taps.ksize,
+                                          dst, (y * width + x) * 3)
                         }
                     }
                 }
             }
         }
-        return RGBImage(width: w, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: out)
     }
 }
