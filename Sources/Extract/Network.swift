@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Numerics
 
 /// Keras parameters of one `conv2d_bn` unit, as stored in the weights file.
@@ -414,9 +413,9 @@ public final class Network {
             for step in steps { run(step, batch: batch) }
         } else {
             for (i, step) in steps.enumerated() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                let t0 = now()
                 run(step, batch: batch)
-                profile[i].seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                profile[i].seconds += now() - t0
             }
         }
         buffers[0] = nil; buffers[1] = nil

@@ -118,7 +118,7 @@ public final class HeadGroupTrainer {
                     try train.fill(indices: Array(order[s2..<(s2 + b2!)]), into: nxt)
                 }
                 for i in active {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = now()
                     let stepper = members[i].trainer.stepper, ws = stepper.workspace
                     ws.x = cur; ws.xNext = nxt
                     for r in 0..<b { ws.labels[r] = Int32(trainLabels[order[s + r]]) }
@@ -126,7 +126,7 @@ public final class HeadGroupTrainer {
                     let loss = stepper.trainStep(B: b, rng: &rng, next: b2)
                     lossMeans[i].add(Double(loss), weight: Double(b))
                     accMeans[i].add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
-                    seconds[i] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    seconds[i] += now() - start
                 }
                 if b2 != nil { swap(&cur, &nxt); current = k + 1 }
             }
@@ -142,12 +142,12 @@ public final class HeadGroupTrainer {
                     let rows = min(chunk, validation.count - s)
                     try validation.fill(indices: Array(s..<(s + rows)), into: chunkFeatures.pointer)
                     for i in active {
-                        let start = DispatchTime.now().uptimeNanoseconds
+                        let start = now()
                         let ws = evaluators[i].workspace
                         ws.x = chunkFeatures.pointer
                         for r in 0..<rows { ws.labels[r] = Int32(valLabels[s + r]) }
                         means[i].add(rows: rows, batch: B, evaluator: evaluators[i])
-                        seconds[i] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                        seconds[i] += now() - start
                     }
                     s += rows
                 }

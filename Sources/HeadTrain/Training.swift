@@ -130,7 +130,7 @@ public final class HeadTrainer {
         var order = Array(0..<N)
         let evaluator = validation.map { makeEvaluator(rows: BatchedValidation.chunkRows(batch: B, count: $0.count)) }
         for epoch in 0..<options.epochs {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = now()
             order = Array(0..<N)
             if options.shuffle {
                 var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .shuffle, index: UInt64(epoch)))
@@ -172,7 +172,7 @@ public final class HeadTrainer {
                 log.valLoss = r.loss
                 log.valAccuracy = r.accuracy
             }
-            log.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            log.seconds = now() - start
             history.epochs.append(log)
             try onEpoch(log)
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeadTrain
+import Numerics
 import Pipeline
 
 extension SweepStrategyName: ExpressibleByArgument {}
@@ -215,9 +216,9 @@ final class SweepTable {
     }
 
     private func draw(force: Bool) {
-        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-        guard force || now - lastDraw >= 0.1 else { return }
-        lastDraw = now
+        let t = now()
+        guard force || t - lastDraw >= 0.1 else { return }
+        lastDraw = t
         var s = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
         s += "\u{1B}[2K" + SweepReport.row(["id", "config", "epoch", "val_acc", "val_loss", "status"], widths: [12, 30, -7, -7, -8, 0]) + "\n"
         for r in rows { s += "\u{1B}[2K" + line(r, id: r.config.id) + "\n" }
