@@ -224,70 +224,67 @@ public struct PipelineDefinition: Codable, Equatable {
         public var description: String { "\(key) '\(value)' is not \(choices)" }
     }
 
-    /// Why a pipeline file cannot be used, naming the file and the key, line or value at fault.
-    public enum LoadError: Error, CustomStringConvertible {
-        /// The file cannot be read (the system's words).
-        case unreadable(path: String, error: String)
-        /// Larger than `maxBytes`.
-        case tooLarge(path: String, bytes: Int)
-        /// Not UTF-8 text.
-        case notUTF8(path: String)
-        /// libyaml could not be started.
-        case parserUnavailable(path: String)
-        /// libyaml cannot parse the text: its problem, at a line.
-        case yaml(path: String, line: Int, problem: String)
-        /// Collections nested deeper than `maxDepth`.
-        case tooDeep(path: String, line: Int)
-        /// The top level is not a mapping of keys.
-        case notAMapping(path: String)
-        /// A key this build does not read, in a section ("" for the top level), with the keys it knows.
-        case unknownKey(path: String, key: String, section: String, known: [String])
-        /// A word that is not one of its key's choices.
-        case choice(path: String, UnknownChoice)
-        /// A section lacks a key it needs.
-        case missingKey(path: String, key: String, at: String)
-        /// A value of the wrong type or shape (the decoder's words).
-        case badValue(path: String, at: String, detail: String)
-        /// Not readable as a pipeline at all.
-        case unreadablePipeline(path: String, detail: String)
-        /// A value refused by the check its command-line flag has (the check's message names the key).
-        case setting(path: String, Error)
-        /// The augment: section's settings are refused.
-        case augmentation(path: String, AugmentationError)
-        /// The pipeline names no dataset, or no cache, where one is needed.
-        case noDataset(path: String), noCache(path: String)
+    /// Why a pipeline file cannot be used: the file, and what is wrong with it (naming the key, line or value).
+    public struct LoadError: Error, CustomStringConvertible {
+        public var path: String
+        public var problem: Problem
 
-        public var path: String {
-            switch self {
-            case let .unreadable(p, _), let .tooLarge(p, _), let .notUTF8(p), let .parserUnavailable(p), let .yaml(p, _, _),
-                 let .tooDeep(p, _), let .notAMapping(p), let .unknownKey(p, _, _, _), let .choice(p, _),
-                 let .missingKey(p, _, _), let .badValue(p, _, _), let .unreadablePipeline(p, _), let .setting(p, _),
-                 let .augmentation(p, _), let .noDataset(p), let .noCache(p):
-                return p
-            }
+        public init(path: String, _ problem: Problem) { self.path = path; self.problem = problem }
+
+        public enum Problem {
+            /// The file cannot be read (the system's words).
+            case unreadable(error: String)
+            /// Larger than `maxBytes`.
+            case tooLarge(bytes: Int)
+            /// Not UTF-8 text.
+            case notUTF8
+            /// libyaml could not be started.
+            case parserUnavailable
+            /// libyaml cannot parse the text: its problem, at a line.
+            case yaml(line: Int, problem: String)
+            /// Collections nested deeper than `maxDepth`.
+            case tooDeep(line: Int)
+            /// The top level is not a mapping of keys.
+            case notAMapping
+            /// A key this build does not read, in a section ("" for the top level), with the keys it knows.
+            case unknownKey(key: String, section: String, known: [String])
+            /// A word that is not one of its key's choices.
+            case choice(UnknownChoice)
+            /// A section lacks a key it needs.
+            case missingKey(key: String, at: String)
+            /// A value of the wrong type or shape (the decoder's words).
+            case badValue(at: String, detail: String)
+            /// Not readable as a pipeline at all.
+            case unreadablePipeline(detail: String)
+            /// A value refused by the check its command-line flag has (the check's message names the key).
+            case setting(Error)
+            /// The augment: section's settings are refused.
+            case augmentation(AugmentationError)
+            /// The pipeline names no dataset, or no cache, where one is needed.
+            case noDataset, noCache
         }
 
         /// What is wrong, after the file's path.
         public var reason: String {
-            switch self {
-            case let .unreadable(_, error): return "cannot read the pipeline file (\(error))"
-            case let .tooLarge(_, bytes): return "\(bytes) bytes; a pipeline file is at most \(PipelineDefinition.maxBytes)"
+            switch problem {
+            case let .unreadable(error): return "cannot read the pipeline file (\(error))"
+            case let .tooLarge(bytes): return "\(bytes) bytes; a pipeline file is at most \(PipelineDefinition.maxBytes)"
             case .notUTF8: return "not UTF-8 text"
             case .parserUnavailable: return "cannot start the YAML parser"
-            case let .yaml(_, line, problem): return "line \(line): \(problem)"
-            case let .tooDeep(_, line):
+            case let .yaml(line, problem): return "line \(line): \(problem)"
+            case let .tooDeep(line):
                 return "line \(line): nested more than \(PipelineDefinition.maxDepth) deep; a pipeline file is a few flat sections"
             case .notAMapping: return "the top level is not a mapping of keys (name:, dataset:, extract:, …)"
-            case let .unknownKey(_, key, section, known):
+            case let .unknownKey(key, section, known):
                 let whereText = section.isEmpty ? "at the top level" : "in \(section):"
                 return "unknown key '\(key)' \(whereText)" + PipelineDefinition.didYouMean(key, known)
                     + " (known: \(known.sorted().joined(separator: ", ")))"
-            case let .choice(_, choice): return "\(choice)"
-            case let .missingKey(_, key, at): return "missing key \(key) at \(at)"
-            case let .badValue(_, at, detail): return "\(at): \(detail)"
-            case let .unreadablePipeline(_, detail): return "not a readable pipeline (\(detail))"
-            case let .setting(_, error): return "\(error)"
-            case let .augmentation(_, error): return "augment: \(error)"
+            case let .choice(choice): return "\(choice)"
+            case let .missingKey(key, at): return "missing key \(key) at \(at)"
+            case let .badValue(at, detail): return "\(at): \(detail)"
+            case let .unreadablePipeline(detail): return "not a readable pipeline (\(detail))"
+            case let .setting(error): return "\(error)"
+            case let .augmentation(error): return "augment: \(error)"
             case .noDataset: return "the pipeline names no dataset (add `dataset:`)"
             case .noCache: return "the pipeline names no cache (add `cache:`)"
             }
@@ -303,10 +300,10 @@ public struct PipelineDefinition: Codable, Equatable {
     public static func load(path: String) throws -> PipelineDefinition {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
-            throw LoadError.unreadable(path: path, error: error.localizedDescription)
+            throw LoadError(path: path, .unreadable(error: error.localizedDescription))
         }
-        guard data.count <= maxBytes else { throw LoadError.tooLarge(path: path, bytes: data.count) }
-        guard let text = String(data: data, encoding: .utf8) else { throw LoadError.notUTF8(path: path) }
+        guard data.count <= maxBytes else { throw LoadError(path: path, .tooLarge(bytes: data.count)) }
+        guard let text = String(data: data, encoding: .utf8) else { throw LoadError(path: path, .notUTF8) }
         return try parse(text, source: path)
     }
 
@@ -324,14 +321,14 @@ public struct PipelineDefinition: Codable, Equatable {
             throw e
         } catch let DecodingError.dataCorrupted(context) where context.underlyingError is UnknownChoice {
             // Yams wraps what a decoder throws as "not valid YAML"; the choice's own message names the key.
-            throw LoadError.choice(path: path, context.underlyingError as! UnknownChoice)
+            throw LoadError(path: path, .choice(context.underlyingError as! UnknownChoice))
         } catch let DecodingError.keyNotFound(key, context) {
-            throw LoadError.missingKey(path: path, key: key.stringValue, at: codingPath(context))
+            throw LoadError(path: path, .missingKey(key: key.stringValue, at: codingPath(context)))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
                 let DecodingError.dataCorrupted(context) {
-            throw LoadError.badValue(path: path, at: codingPath(context), detail: context.debugDescription)
+            throw LoadError(path: path, .badValue(at: codingPath(context), detail: context.debugDescription))
         } catch {
-            throw LoadError.unreadablePipeline(path: path, detail: "\(error)")
+            throw LoadError(path: path, .unreadablePipeline(detail: "\(error)"))
         }
         try p.validate(source: path)
         return p
@@ -341,7 +338,7 @@ public struct PipelineDefinition: Codable, Equatable {
     /// before anything recursive sees the text.
     static func checkDepth(_ text: String, source path: String) throws {
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { throw LoadError.parserUnavailable(path: path) }
+        guard yaml_parser_initialize(&parser) == 1 else { throw LoadError(path: path, .parserUnavailable) }
         defer { yaml_parser_delete(&parser) }
         let bytes = Array(text.utf8)
         try bytes.withUnsafeBufferPointer { buf in
@@ -351,14 +348,14 @@ public struct PipelineDefinition: Codable, Equatable {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
                     let problem = parser.problem.map { String(cString: $0) } ?? "unreadable YAML"
-                    throw LoadError.yaml(path: path, line: Int(parser.problem_mark.line) + 1, problem: problem)
+                    throw LoadError(path: path, .yaml(line: Int(parser.problem_mark.line) + 1, problem: problem))
                 }
                 defer { yaml_event_delete(&event) }
                 switch event.type {
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                     depth += 1
                     if depth > maxDepth {
-                        throw LoadError.tooDeep(path: path, line: Int(event.start_mark.line) + 1)
+                        throw LoadError(path: path, .tooDeep(line: Int(event.start_mark.line) + 1))
                     }
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT: depth -= 1
                 case YAML_STREAM_END_EVENT: return
@@ -381,14 +378,14 @@ public struct PipelineDefinition: Codable, Equatable {
     /// otherwise be ignored and its setting silently take the default.
     static func checkKeys(_ root: Node, source path: String) throws {
         guard let top = root.mapping else {
-            throw LoadError.notAMapping(path: path)
+            throw LoadError(path: path, .notAMapping)
         }
         func check(_ mapping: Node.Mapping, _ section: String) throws {
             let known = knownKeys[section]!
             for (k, _) in mapping {
                 guard let key = k.string, known.contains(key) else {
                     let given = k.string ?? "\(k)"
-                    throw LoadError.unknownKey(path: path, key: given, section: section, known: known)
+                    throw LoadError(path: path, .unknownKey(key: given, section: section, known: known))
                 }
             }
         }
@@ -428,11 +425,11 @@ public struct PipelineDefinition: Codable, Equatable {
     public func validate(source path: String) throws {
         func check(_ setting: Setting, _ value: Int?, key: String? = nil) throws {
             guard let value else { return }
-            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError.setting(path: path, e) }
+            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
         }
         func check(_ setting: Setting, _ value: Double?) throws {
             guard let value else { return }
-            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError.setting(path: path, e) }
+            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
         }
         try check(.size, extract?.size)
         try check(.extractBatch, extract?.batch)
@@ -452,12 +449,12 @@ public struct PipelineDefinition: Codable, Equatable {
             for (key, setting, values) in s.hyperParameters {
                 guard let text = values?.text else { continue }
                 do { _ = try SweepValues.parse(text, name: "sweep.\(key)", setting: setting) } catch let e as SweepSpecError {
-                    throw LoadError.setting(path: path, e)
-                } catch let e as SettingError { throw LoadError.setting(path: path, e) }
+                    throw LoadError(path: path, .setting(e))
+                } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
             }
         }
         try check(.views, augment?.views)
-        do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError.augmentation(path: path, e) }
+        do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError(path: path, .augmentation(e)) }
     }
 
     private static func codingPath(_ c: DecodingError.Context) -> String {
@@ -478,8 +475,8 @@ public struct PipelineDefinition: Codable, Equatable {
     /// The extraction the file describes — its dataset into `cache` (the file's own unless given), with the
     /// `extract:` and `augment:` sections, the book's settings where it is silent. Commands override from there.
     public func extractionJob(source: String, cache cacheOverride: String? = nil) throws -> ExtractionJob {
-        guard let dataset else { throw LoadError.noDataset(path: source) }
-        guard let cache = cacheOverride ?? cache else { throw LoadError.noCache(path: source) }
+        guard let dataset else { throw LoadError(path: source, .noDataset) }
+        guard let cache = cacheOverride ?? cache else { throw LoadError(path: source, .noCache) }
         var job = ExtractionJob(dataset: URL(fileURLWithPath: dataset), cache: cache)
         job.dtype = featureDType
         job.batchSize = extract?.batch ?? 32
@@ -489,7 +486,7 @@ public struct PipelineDefinition: Codable, Equatable {
         // An augment: section with views: K extracts K augmented views per training image.
         job.views = augment?.views ?? 0
         do { job.augmentation = try augment?.settings() } catch let e as AugmentationError {
-            throw LoadError.augmentation(path: source, e)
+            throw LoadError(path: source, .augmentation(e))
         }
         job.augmentSeed = augment?.seed
         return job
