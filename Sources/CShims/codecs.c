@@ -153,25 +153,30 @@ hs_codec_status hs_jpeg_decode_rgb(const uint8_t *data, size_t size, uint64_t pi
 
 // ------------------------------------------------------------------------------------------------------- PNG
 
+// libpng's error pointer, for reading and writing alike: the first error's message and the warning count.
 typedef struct {
-    const uint8_t *data;
-    size_t size, pos;
-    int hit_eof;
     int warnings;
     char message[200];
-} hs_png_context;
+} hs_png_status;
 
 static void hs_png_error(png_structp png, png_const_charp msg) {
-    hs_png_context *ctx = (hs_png_context *)png_get_error_ptr(png);
-    if (ctx->message[0] == 0) snprintf(ctx->message, sizeof ctx->message, "%s", msg);
+    hs_png_status *status = (hs_png_status *)png_get_error_ptr(png);
+    if (status->message[0] == 0) snprintf(status->message, sizeof status->message, "%s", msg);
     png_longjmp(png, 1);
 }
 
 static void hs_png_warning(png_structp png, png_const_charp msg) {
     (void)msg;
-    hs_png_context *ctx = (hs_png_context *)png_get_error_ptr(png);
-    ctx->warnings += 1;
+    hs_png_status *status = (hs_png_status *)png_get_error_ptr(png);
+    status->warnings += 1;
 }
+
+typedef struct {
+    const uint8_t *data;
+    size_t size, pos;
+    int hit_eof;
+    hs_png_status status;
+} hs_png_context;
 
 static void hs_png_read(png_structp png, png_bytep out, size_t n) {
     hs_png_context *ctx = (hs_png_context *)png_get_io_ptr(png);
@@ -213,7 +218,7 @@ hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pix
         }
     }
 
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, hs_png_error, hs_png_warning);
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.status, hs_png_error, hs_png_warning);
     if (!png) return HS_CODEC_NO_MEMORY;
     pinfo = png_create_info_struct(png);
     if (!pinfo) {
@@ -225,8 +230,8 @@ hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pix
         free(rows);
         free(raw);
         free(rgb);
-        memcpy(info->message, ctx.message, sizeof info->message);
-        info->warnings = ctx.warnings;
+        memcpy(info->message, ctx.status.message, sizeof info->message);
+        info->warnings = ctx.status.warnings;
         return ctx.hit_eof ? HS_CODEC_TRUNCATED : HS_CODEC_CORRUPT;
     }
     png_set_read_fn(png, &ctx, hs_png_read);
@@ -261,9 +266,9 @@ hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pix
     const int channels = png_get_channels(png, pinfo);
     const int depth = png_get_bit_depth(png, pinfo);
     if (!((channels == 1 || channels == 3) && (depth == 8 || depth == 16))) {
-        snprintf(ctx.message, sizeof ctx.message, "unexpected PNG layout after expansion (%d channels, %d bits)",
+        snprintf(ctx.status.message, sizeof ctx.status.message, "unexpected PNG layout after expansion (%d channels, %d bits)",
                  channels, depth);
-        png_error(png, ctx.message);
+        png_error(png, ctx.status.message);
     }
     raw = (uint8_t *)malloc(rowbytes * h);
     rows = (png_bytep *)malloc(sizeof(png_bytep) * h);
@@ -297,7 +302,7 @@ hs_codec_status hs_png_decode_rgb(const uint8_t *data, size_t size, uint64_t pix
             }
         }
     }
-    info->warnings = ctx.warnings;
+    info->warnings = ctx.status.warnings;
     png_destroy_read_struct(&png, &pinfo, NULL);
     free(rows);
     free(raw);
@@ -316,21 +321,8 @@ typedef struct {
     uint8_t *data;
     size_t size;
     size_t capacity;
-    int warnings;
-    char message[200];
+    hs_png_status status;
 } hs_png_sink;
-
-static void hs_png_sink_error(png_structp png, png_const_charp msg) {
-    hs_png_sink *sink = (hs_png_sink *)png_get_error_ptr(png);
-    snprintf(sink->message, sizeof sink->message, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void hs_png_sink_warning(png_structp png, png_const_charp msg) {
-    (void)msg;
-    hs_png_sink *sink = (hs_png_sink *)png_get_error_ptr(png);
-    sink->warnings += 1;
-}
 
 static void hs_png_sink_write(png_structp png, png_bytep bytes, size_t n) {
     hs_png_sink *sink = (hs_png_sink *)png_get_io_ptr(png);
@@ -362,7 +354,7 @@ hs_codec_status hs_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t hei
     }
     hs_png_sink sink;
     memset(&sink, 0, sizeof sink);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, hs_png_sink_error, hs_png_sink_warning);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink.status, hs_png_error, hs_png_warning);
     if (!png) return HS_CODEC_NO_MEMORY;
     png_infop pinfo = png_create_info_struct(png);
     if (!pinfo) {
@@ -372,8 +364,8 @@ hs_codec_status hs_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t hei
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &pinfo);
         free(sink.data);
-        hs_set_message(info, sink.message);
-        info->warnings = sink.warnings;
+        hs_set_message(info, sink.status.message);
+        info->warnings = sink.status.warnings;
         return HS_CODEC_CORRUPT;
     }
     png_set_write_fn(png, &sink, hs_png_sink_write, hs_png_sink_flush);
@@ -383,7 +375,7 @@ hs_codec_status hs_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t hei
     for (int32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * (size_t)width * 3));
     png_write_end(png, pinfo);
     png_destroy_write_struct(&png, &pinfo);
-    info->warnings = sink.warnings;
+    info->warnings = sink.status.warnings;
     *out_png = sink.data;
     *out_size = sink.size;
     return HS_CODEC_OK;

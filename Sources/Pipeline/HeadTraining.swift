@@ -59,53 +59,34 @@ public enum HeadTraining {
                            onLiveEpoch: (LiveAugmentationStats) -> Void = { _ in }) throws -> HeadTrainingResult {
         try OutputPath.check(job.out, as: "the head's output")
         // Only `--augment live --keep-views` writes (the fresh views); everything else reads.
-        var writes = false
-        if case .live(let live) = job.augment { writes = live.keepViews }
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: !writes)
-        let provenance = try HeadProvenance(cache: cache)
-        // Every entry and record is checked once, before anything trains on it.
-        var augmentsViews = false
-        if case .views = job.augment { augmentsViews = true }
-        let screening = try cache.screened(views: augmentsViews, policy: job.damagePolicy)
-        let plain = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
-        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
+        var writes = false, augmentsViews = false
+        switch job.augment {
+        case .none: break
+        case .views: augmentsViews = true
+        case .live(let live): writes = live.keepViews
+        }
+        let data = try TrainingData(cache: job.cache, writes: writes, views: augmentsViews, policy: job.damagePolicy)
         let train: FeatureSource
         var viewSource: CacheViewFeatures?
         var liveSource: LiveAugmentedFeatures?
         switch job.augment {
-        case .none: train = plain
+        case .none: train = data.train
         case .views:
-            let v = CacheViewFeatures(cache: cache, entries: plain.entries, seed: job.options.seed, storedViews: screening.views)
-            viewSource = v
-            train = v
+            viewSource = data.viewSource(seed: job.options.seed)
+            train = viewSource!
         case .live(let options):
-            let l = try LiveAugmentedFeatures(cache: cache, entries: plain.entries, seed: job.options.seed, options: options)
-            liveSource = l
-            train = l
+            liveSource = try LiveAugmentedFeatures(cache: data.cache, entries: data.train.entries, seed: job.options.seed, options: options)
+            train = liveSource!
         }
         defer { liveSource?.finish() }
         guard train.count > 0 else { throw HeadTrainingError.noTrainingRecords(cache: job.cache) }
-        let config = HeadConfig(featureCount: cache.fingerprint.featureCount, hidden: job.hidden,
-                                classes: max(2, provenance.classNames.count), dropout: job.dropout)
-        let head: Head
-        if let initial = job.initial {
-            let loaded = try HeadFile.load(path: initial).head
-            guard loaded.config.featureCount == config.featureCount, loaded.config.classes == config.classes else {
-                throw HeadTrainingError.initialHeadDoesNotFit(head: initial, inputs: loaded.config.featureCount, classes: loaded.config.classes,
-                                                              cacheInputs: config.featureCount, cacheClasses: config.classes)
-            }
-            head = try Head(config: HeadConfig(featureCount: config.featureCount, hidden: loaded.config.hidden,
-                                               classes: config.classes, dropout: job.dropout),
-                            kernel1: loaded.kernel1, bias1: loaded.bias1, kernel2: loaded.kernel2, bias2: loaded.bias2)
-        } else {
-            head = try Head(config: config, seed: job.initSeed)
-        }
+        let head = try data.initialHead(hidden: job.hidden, dropout: job.dropout, seed: job.initSeed, from: job.initial)
         let trainer = try HeadTrainer(head: head, options: job.options)
-        let metadata = provenance.metadata
+        let metadata = data.provenance.metadata
         let tensorboard = try job.tensorboard.map { try TensorBoardWriter(directory: $0) }
         var liveBefore = LiveAugmentationStats()
         let history = try trainer.fit(
-            train: train, validation: validation.count > 0 ? validation : nil,
+            train: train, validation: data.validationOrNil,
             onEpoch: { log in
                 try tensorboard?.append(log)
                 onEpoch(log)
@@ -118,15 +99,63 @@ public enum HeadTraining {
             onImproved: job.checkpointBest ? { h, _ in try HeadFile.save(h, to: job.out, metadata: metadata) } : nil)
         if !job.checkpointBest { try HeadFile.save(head, to: job.out, metadata: metadata) }
         liveSource?.finish()
-        var result = HeadTrainingResult(history: history, provenance: provenance, config: head.config,
-                                        trainCount: train.count, validationCount: validation.count)
-        if let viewSource {
-            result.samplesWithViews = viewSource.views.filter { $0.count > 1 }.count
-            result.augmentedViews = viewSource.views.reduce(0) { $0 + $1.filter { $0 > 0 }.count }
-        }
+        var result = data.result(history: history, config: head.config, trainCount: train.count, views: viewSource)
         result.live = liveSource?.stats
-        result.damaged = screening.damaged + screening.damagedViews
         return result
+    }
+}
+
+/// A cache opened to train on: its provenance, every entry screened once before anything trains on it, the
+/// training split (view 0 of each image) and the validation split. Shared by `train` and `finetune`.
+struct TrainingData {
+    let cache: FeatureCache
+    let provenance: HeadProvenance
+    let screening: Screening
+    let train: CacheFeatures
+    let validation: CacheFeatures
+
+    /// `writes` opens the cache for writing (fresh views kept); `views` screens the stored augmented views too.
+    init(cache path: String, writes: Bool, views: Bool, policy: DamagePolicy) throws {
+        cache = try FeatureCache(path: path, fingerprint: nil, readOnly: !writes)
+        provenance = try HeadProvenance(cache: cache)
+        screening = try cache.screened(views: views, policy: policy)
+        train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
+        validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
+    }
+
+    var validationOrNil: FeatureSource? { validation.count > 0 ? validation : nil }
+
+    /// Every epoch each training sample reads one of its cached views, the original included.
+    func viewSource(seed: UInt64) -> CacheViewFeatures {
+        CacheViewFeatures(cache: cache, entries: train.entries, seed: seed, storedViews: screening.views)
+    }
+
+    /// Fresh glorot weights from `seed`, or the head file `from` (`--init`), refused unless it has the cache's
+    /// inputs and classes; its hidden width is kept, the dropout is the job's.
+    func initialHead(hidden: Int, dropout: Float, seed: UInt64, from initial: String?) throws -> Head {
+        let config = HeadConfig(featureCount: cache.fingerprint.featureCount, hidden: hidden,
+                                classes: max(2, provenance.classNames.count), dropout: dropout)
+        guard let initial else { return try Head(config: config, seed: seed) }
+        let loaded = try HeadFile.load(path: initial).head
+        guard loaded.config.featureCount == config.featureCount, loaded.config.classes == config.classes else {
+            throw HeadTrainingError.initialHeadDoesNotFit(head: initial, inputs: loaded.config.featureCount, classes: loaded.config.classes,
+                                                          cacheInputs: config.featureCount, cacheClasses: config.classes)
+        }
+        return try Head(config: HeadConfig(featureCount: config.featureCount, hidden: loaded.config.hidden,
+                                           classes: config.classes, dropout: dropout),
+                        kernel1: loaded.kernel1, bias1: loaded.bias1, kernel2: loaded.kernel2, bias2: loaded.bias2)
+    }
+
+    /// What a run over this data reports: counts, the views it used, the entries left out as damaged.
+    func result(history: TrainingHistory, config: HeadConfig, trainCount: Int, views: CacheViewFeatures?) -> HeadTrainingResult {
+        var r = HeadTrainingResult(history: history, provenance: provenance, config: config,
+                                   trainCount: trainCount, validationCount: validation.count)
+        if let views {
+            r.samplesWithViews = views.views.filter { $0.count > 1 }.count
+            r.augmentedViews = views.views.reduce(0) { $0 + $1.filter { $0 > 0 }.count }
+        }
+        r.damaged = screening.damaged + screening.damagedViews
+        return r
     }
 }
 

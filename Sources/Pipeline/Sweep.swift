@@ -129,11 +129,8 @@ public enum Sweep {
     public static func run(_ job: SweepJob, onEvent: (SweepEvent) -> Void = { _ in }) throws -> SweepOutcome {
         let wallStart = now()
         let configs = try machineConfigs(job)
-        let cache = try FeatureCache(path: job.cache, fingerprint: nil, readOnly: true)
-        let provenance = try HeadProvenance(cache: cache)
-        let screening = try cache.screened(policy: job.damagePolicy)
-        let train = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .train })
-        let validation = CacheFeatures(cache: cache, entries: screening.usable.filter { $0.split == .validation })
+        let data = try TrainingData(cache: job.cache, writes: false, views: false, policy: job.damagePolicy)
+        let (cache, provenance, train, validation) = (data.cache, data.provenance, data.train, data.validation)
         guard train.count > 0 else { throw HeadTrainingError.noTrainingRecords(cache: job.cache) }
         let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
         try checkFits(configs, featureCount: F, classes: classes)
@@ -141,7 +138,7 @@ public enum Sweep {
         try FileManager.default.createDirectory(atPath: "\(job.out)/configs", withIntermediateDirectories: true)
         return try withoutActuallyEscaping(onEvent) { onEvent in
             let runner = try SweepRunner(job: job, provenance: provenance, identity: identity, featureCount: F, classes: classes,
-                                         train: train, validation: validation.count > 0 ? validation : nil, onEvent: onEvent)
+                                         train: train, validation: data.validationOrNil, onEvent: onEvent)
             runner.resume(configs)
             onEvent(.planned(configs: configs, resumed: runner.results))
             let resumedCount = runner.results.count
@@ -156,7 +153,7 @@ public enum Sweep {
             var outcome = SweepOutcome(ranked: rank(configs.compactMap { runner.results[$0.id] }, by: job.metric),
                                        trainedCount: runner.trained.count, resumedCount: resumedCount,
                                        wallSeconds: now() - wallStart)
-            outcome.damaged = screening.damaged
+            outcome.damaged = data.screening.damaged
             outcome.cacheIdentity = identity
             outcome.shard = job.shard
             try writeReports(outcome, out: job.out, metric: job.metric, schedule: runner.schedule, plotTop: job.plotTop) { _ in
