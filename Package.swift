@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
         .target(name: "HeadTrain", dependencies: ["CKernels", "Numerics", "KerasH5"]),
+        // Fine-tuning mixed7 over cached mixed6 features: its backward kernels, the block, the training loop.
+        .target(name: "FineTune", dependencies: ["Extract", "HeadTrain", "Numerics"]),
         // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
         .target(name: "Pipeline", dependencies: [
             "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "CKernels", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
+        .testTarget(name: "FineTuneTests", dependencies: ["FineTune", "Extract", "HeadTrain", "Numerics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "Fetch"]),
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),

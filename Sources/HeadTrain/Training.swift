@@ -215,19 +215,25 @@ public final class HeadTrainer {
     }
 
     func checkedLabels(_ s: FeatureSource, _ what: String) throws -> [Int] {
-        guard s.count > 0 else { throw HeadError.emptyDataset(what) }
-        guard s.featureCount == head.config.featureCount else {
-            throw HeadError.featureCountMismatch(expected: head.config.featureCount, found: s.featureCount)
-        }
-        let labels = s.labels()
-        guard labels.count == s.count else {
-            throw HeadError.shapeMismatch(what: "\(what) labels", expected: [s.count], found: [labels.count])
-        }
-        for (i, l) in labels.enumerated() where l < 0 || l >= head.config.classes {
-            throw HeadError.invalidLabel(index: i, label: l, classes: head.config.classes)
-        }
-        return labels
+        try HeadTrain.checkedLabels(s, what, for: head.config)
     }
+}
+
+/// The labels of a source a head of `config` is to train or be evaluated on, after checking that it has samples,
+/// their feature count is the head's and every label is one of its classes (`what` names the source in errors).
+public func checkedLabels(_ s: FeatureSource, _ what: String, for config: HeadConfig) throws -> [Int] {
+    guard s.count > 0 else { throw HeadError.emptyDataset(what) }
+    guard s.featureCount == config.featureCount else {
+        throw HeadError.featureCountMismatch(expected: config.featureCount, found: s.featureCount)
+    }
+    let labels = s.labels()
+    guard labels.count == s.count else {
+        throw HeadError.shapeMismatch(what: "\(what) labels", expected: [s.count], found: [labels.count])
+    }
+    for (i, l) in labels.enumerated() where l < 0 || l >= config.classes {
+        throw HeadError.invalidLabel(index: i, label: l, classes: config.classes)
+    }
+    return labels
 }
 
 /// Keras's validation pass — per batch of `batch` samples a mean loss and accuracy, then their sample-weighted
