@@ -84,6 +84,10 @@ public enum HeadEvaluation {
         if recorded.settings != expected.settings {
             diffs.append("settings: head \(describe(recorded)), cache \(describe(expected))")
         }
+        if let f = recorded.fineTuning {
+            diffs.append("the head is a model fine-tuned from \(f.block.rawValue): its features are \(f.block.rawValue) through "
+                + "its own retrained block, not the weights file's \(f.block.rawValue) a cache holds (use `headstart predict`)")
+        }
         if recorded.classNames != expected.classNames {
             diffs.append("classes: head \(recorded.classNames), cache \(expected.classNames)")
         }

@@ -28,8 +28,10 @@ import KerasH5
 /// attributes are the head file's (`headstart_head`, the provenance `headstart_*`), so `HeadFile.load` and
 /// `TrainedHead.load` read the head back out of an exported model too.
 public enum KerasExport {
-    /// The book model's weights for `trained` with the base `weights` (bound to the head's cut).
-    public static func bookModel(trained: TrainedHead, weights: InceptionV3Weights) throws -> KerasWeightsFile {
+    /// The book model's weights for `trained` with the base `weights` (bound to the head's cut). A fine-tuned model's
+    /// block goes in place of the base's mixed7 units: the lower layers are the base's, unchanged.
+    public static func bookModel(trained: TrainedHead, weights base: InceptionV3Weights) throws -> KerasWeightsFile {
+        let weights = try trained.block.map { try FineTunedModel.apply($0, to: base, model: trained.path) } ?? base
         let cut = trained.provenance.settings.layer
         var layers: [KerasLayer] = KerasOrder.layers(cut: cut).map { l in
             switch l.kind {
