@@ -68,17 +68,7 @@ public enum FineTunedModel {
                                  path: String) throws -> KerasWeightsFile {
         try checkShapes(block, path: path)
         let recorded = try modelProvenance(provenance, path: path)
-        var layers = blockLayers.map { l -> KerasLayer in
-            let u = block[unit(of: l) - units.lowerBound], name = kerasName(l)
-            if case .conv = l.kind {
-                return KerasLayer(name: name, weights: [KerasWeight(name: "\(name)/kernel", shape: u.kernelShape, values: u.kernel)])
-            }
-            let n = [u.beta.count]
-            return KerasLayer(name: name, weights: [
-                KerasWeight(name: "\(name)/beta", shape: n, values: u.beta),
-                KerasWeight(name: "\(name)/moving_mean", shape: n, values: u.movingMean),
-                KerasWeight(name: "\(name)/moving_variance", shape: n, values: u.movingVariance)])
-        }
+        var layers = blockLayers.map { BaseWeights.kerasLayer($0, named: kerasName($0)) { block[$0 - units.lowerBound] } }
         let headFile = try HeadFile.kerasFile(head, metadata: recorded.metadata, path: path)
         layers += headFile.layers
         return KerasWeightsFile(layers: layers, attributes: headFile.attributes)
