@@ -53,13 +53,13 @@ let package = Package(
         .target(name: "FineTune", dependencies: ["Extract", "HeadTrain", "Numerics"]),
         // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
         .target(name: "Pipeline", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
+            "Extract", "Store", "HeadTrain", "FineTune", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
         ]),
         // Downloads (resumable, checksummed) and the Horses-or-Humans zips unpacked and verified.
         .target(name: "Fetch", dependencies: ["Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The command line: thin, delegating to the libraries.
         .executableTarget(name: "headstart", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Pipeline", "Fetch",
+            "Extract", "Store", "HeadTrain", "FineTune", "KerasH5", "Numerics", "Pipeline", "Fetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
         .testTarget(name: "FineTuneTests", dependencies: ["FineTune", "Extract", "HeadTrain", "Numerics"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "Fetch"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "FineTune", "Fetch"]),
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
