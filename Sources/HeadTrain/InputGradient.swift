@@ -39,14 +39,19 @@ extension HeadStepper {
     }
 
     /// dx[B,F] = da[B,H] · w1ᵀ, the F columns split over the stepper's threads (each thread's rows of w1, a
-    /// single-threaded sgemm each, as the first layer's other passes run).
+    /// single-threaded sgemm per tile of `tileRows` rows, so that OpenBLAS packs each slice of w1 while it is
+    /// in cache, as `firstLayerForward` does).
     func inputGradient(_ dx: UnsafeMutablePointer<Float>, B: Int) {
-        let l = head.layout, da = UnsafePointer(workspace.da), w1 = UnsafePointer(head.w1)
+        let l = head.layout, da = UnsafePointer(workspace.da), w1 = UnsafePointer(head.w1), T = max(1, tileRows)
         BLASThreads.set(1)
         let parts = splits(l.F, parallelism.count, align: 16)
         parallelFor(parts.count - 1) { t in
-            let f0 = parts[t], n = parts[t + 1] - f0
-            if n > 0 { sgemm(transB: true, m: B, n: n, k: l.H, a: da, lda: l.H, b: w1 + f0 * l.H, ldb: l.H, c: dx + f0, ldc: l.F) }
+            var r0 = parts[t]
+            while r0 < parts[t + 1] {
+                let rows = min(T, parts[t + 1] - r0)
+                sgemm(transB: true, m: B, n: rows, k: l.H, a: da, lda: l.H, b: w1 + r0 * l.H, ldb: l.H, c: dx + r0, ldc: l.F)
+                r0 += rows
+            }
         }
     }
 }
