@@ -64,7 +64,7 @@ let package = Package(
         ]),
 
         // The figures in BENCHMARKS.md (run in release).
-        .executableTarget(name: "Benchmarks", dependencies: ["CKernels", "Extract", "Numerics", "Store", "HeadTrain", "Pipeline"],
+        .executableTarget(name: "Benchmarks", dependencies: ["CKernels", "Extract", "Numerics", "Store", "HeadTrain", "FineTune", "Pipeline"],
                          path: "Sources/Benchmarks"),
 
         .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),

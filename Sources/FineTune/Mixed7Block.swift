@@ -1,3 +1,4 @@
+import Dispatch
 import Extract
 import Foundation
 import Numerics
@@ -37,8 +38,8 @@ public enum FineTuneError: Error, CustomStringConvertible, Equatable {
 /// (`InceptionV3Weights.units[60..<70]`).
 ///
 /// Parameters live in one flat buffer, [k0 | … | k9 | β0 | … | β9] (each tensor 16-float aligned), and the
-/// gradients in another of the same layout, so an optimiser updates them in one pass. The GEMMs run on
-/// OpenBLAS's threads (`threads`); everything is allocated once for up to `capacity` samples.
+/// gradients in another of the same layout, so an optimiser updates them in one pass. `threads` threads share
+/// the samples of a batch; everything is allocated once for up to `capacity` samples.
 public final class Mixed7Block {
     public static let firstUnit = 60
     public static let unitCount = 10
@@ -83,6 +84,10 @@ public final class Mixed7Block {
     let pooled: AlignedFloats
     /// Backward scratch: two gradients w.r.t. unit outputs (they alternate down a branch), dz, and dcol.
     let dyA: AlignedFloats, dyB: AlignedFloats, dz: AlignedFloats, dcol: AlignedFloats
+    /// dcol's row length: the widest im2col row (7·192).
+    let widestColumn: Int
+    /// The gradients of threads 1, 2, … (thread 0 writes `gradients`), in the parameters' layout.
+    let partialGradients: [AlignedFloats]
     /// The batch size of the last forward (the backward runs on it).
     var forwardBatch = 0
 
@@ -143,15 +148,8 @@ public final class Mixed7Block {
         let widest = Self.kernelShapes.map { $0[0] * $0[1] * $0[2] }.max()!
         dyA = AlignedFloats(count: M * C); dyB = AlignedFloats(count: M * C); dz = AlignedFloats(count: M * C)
         dcol = AlignedFloats(count: M * widest)
-    }
-
-    /// Bytes a block of `capacity` samples at H×W allocates (parameters, gradients, activations, scratch).
-    public static func memoryBytes(capacity: Int, height: Int = 7, width: Int = 7) -> Int {
-        let M = capacity * height * width
-        let params = kernelShapes.reduce(0) { $0 + $1.reduce(1, *) + $1[3] }
-        let cols = kernelShapes.reduce(0) { $0 + ($1[0] * $1[1] > 1 ? $1[0] * $1[1] * $1[2] : 0) }
-        let floats = 2 * params + M * (10 * 192 + cols + inputChannels + 3 * 192 + 7 * 192)
-        return floats * MemoryLayout<Float>.stride
+        widestColumn = widest
+        partialGradients = (1..<max(self.threads, 1)).map { _ in AlignedFloats(count: offset) }
     }
 
     public func kernel(_ i: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + kernelOffsets[i] }
@@ -178,46 +176,83 @@ public final class Mixed7Block {
         }
     }
 
-    /// output[B,H,W,768] (mixed7) from input[B,H,W,768] (mixed6); keeps what `backward` needs.
+    /// Contiguous sample ranges, one per thread that has samples.
+    func sampleRanges(_ B: Int) -> [Range<Int>] {
+        let n = min(threads, B)
+        return (0..<n).map { (B * $0 / n)..<(B * ($0 + 1) / n) }
+    }
+
+    /// output[B,H,W,768] (mixed7) from input[B,H,W,768] (mixed6); keeps what `backward` needs. The samples are
+    /// split into one contiguous range per thread, each running the whole block on its rows with a
+    /// single-threaded OpenBLAS (a sample's result depends on the split only by OpenBLAS's rounding; the same
+    /// batch and thread count give the same bits).
     public func forward(input: UnsafePointer<Float>, B: Int, output: UnsafeMutablePointer<Float>) {
         precondition(B >= 1 && B <= capacity, "batch \(B) outside 1...\(capacity)")
-        BLASThreads.set(threads)
-        let H = height, W = width, M = B * H * W, C = 192
-        avgpool3x3_same_forward(pooled.pointer, input, B: B, H: H, W: W, C: Self.inputChannels)
+        let C = 192
         for i in 0..<Self.unitCount {
-            let s = Self.kernelShapes[i], y = activations[i].pointer
-            conv2d_forward(y, cols[i]?.pointer, unitInput(i, input), kernel(i), B: B, H: H, W: W, C: s[2], OC: s[3], KH: s[0], KW: s[1])
             batchnorm_shift(shift.pointer + i * C, beta(i), mean.pointer + i * C, scale.pointer + i * C, C: C)
+        }
+        BLASThreads.set(1)
+        let parts = sampleRanges(B)
+        DispatchQueue.concurrentPerform(iterations: parts.count) { t in forward(samples: parts[t], input: input, output: output) }
+        forwardBatch = B
+    }
+
+    /// The block on samples r of the batch: rows r.lowerBound·H·W ..< r.upperBound·H·W of every buffer.
+    func forward(samples r: Range<Int>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let H = height, W = width, HW = H * W, n = r.count, first = r.lowerBound * HW, M = n * HW, C = 192
+        let cin = Self.inputChannels
+        avgpool3x3_same_forward(pooled.pointer + first * cin, input + first * cin, B: n, H: H, W: W, C: cin)
+        for i in 0..<Self.unitCount {
+            let s = Self.kernelShapes[i], y = activations[i].pointer + first * s[3]
+            let col = cols[i].map { $0.pointer + first * s[0] * s[1] * s[2] }
+            conv2d_forward(y, col, unitInput(i, input) + first * s[2], kernel(i), B: n, H: H, W: W, C: s[2], OC: s[3], KH: s[0], KW: s[1])
             batchnorm_relu_forward(y, y, scale.pointer + i * C, shift.pointer + i * C, M: M, C: C)
         }
         for (unit, offset) in Self.outputs {
-            concat_forward(output, activations[unit].pointer, M: M, C: C, offset: offset, OC: Self.outputChannels)
+            concat_forward(output + first * Self.outputChannels, activations[unit].pointer + first * C, M: M, C: C, offset: offset,
+                           OC: Self.outputChannels)
         }
-        forwardBatch = B
     }
 
     /// Fills `gradients` (every kernel and beta) from dOutput[B,H,W,768] = ∂L/∂mixed7 for the batch of the last
     /// `forward`, whose `input` (unchanged since) it is given again, with the parameters that forward used. No
     /// gradient w.r.t. the block input (the frozen cache): input gradients are computed only between units
-    /// inside a branch.
+    /// inside a branch. Each thread takes the samples it had in the forward and writes its own gradient buffer
+    /// (the first thread `gradients`); the others are then added in thread order, so the sums are deterministic.
     public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>) {
         let B = forwardBatch
         precondition(B >= 1, "backward before any forward")
-        BLASThreads.set(threads)
-        let H = height, W = width, M = B * H * W, C = 192
+        BLASThreads.set(1)
+        let parts = sampleRanges(B)
+        DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+            backward(samples: parts[t], input: input, dOutput: dOutput, into: t == 0 ? gradients.pointer : partialGradients[t - 1].pointer)
+        }
+        let g = gradients.pointer
+        for t in 1..<max(parts.count, 1) {
+            let p = partialGradients[t - 1].pointer
+            for k in 0..<parameterCount { g[k] += p[k] }
+        }
+    }
+
+    /// ∂L/∂θ of samples r into `grads` (the parameters' layout, overwritten).
+    func backward(samples r: Range<Int>, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, into grads: UnsafeMutablePointer<Float>) {
+        let H = height, W = width, HW = H * W, n = r.count, first = r.lowerBound * HW, M = n * HW, C = 192
+        let dz = self.dz.pointer + first * C, dcol = self.dcol.pointer + first * widestColumn
         // Each branch from its output unit down to the unit that reads the block input.
         for (top, offset) in Self.outputs {
             var i = top
-            var dy = dyA.pointer, spare = dyB.pointer
-            concat_backward(dy, dOutput, M: M, C: C, offset: offset, OC: Self.outputChannels)
+            var dy = dyA.pointer + first * C, spare = dyB.pointer + first * C
+            concat_backward(dy, dOutput + first * Self.outputChannels, M: M, C: C, offset: offset, OC: Self.outputChannels)
             while true {
                 let s = Self.kernelShapes[i]
-                batchnorm_relu_backward(dz.pointer, betaGradient(i), dy, activations[i].pointer, scale.pointer + i * C, M: M, C: C)
+                batchnorm_relu_backward(dz, grads + betaOffsets[i], dy, activations[i].pointer + first * C, scale.pointer + i * C, M: M, C: C)
                 var below: Int?
                 if case .unit(let j) = Self.sources[i] { below = j }
-                let colOrInput = cols[i].map { UnsafePointer($0.pointer) } ?? unitInput(i, input)
-                conv2d_backward(below == nil ? nil : spare, kernelGradient(i), dcol.pointer, dz.pointer, colOrInput, kernel(i),
-                                B: B, H: H, W: W, C: s[2], OC: s[3], KH: s[0], KW: s[1])
+                let colOrInput = cols[i].map { UnsafePointer($0.pointer + first * s[0] * s[1] * s[2]) }
+                    ?? unitInput(i, input) + first * s[2]
+                conv2d_backward(below == nil ? nil : spare, grads + kernelOffsets[i], dcol, dz, colOrInput, kernel(i),
+                                B: n, H: H, W: W, C: s[2], OC: s[3], KH: s[0], KW: s[1])
                 guard let j = below else { break }
                 swap(&dy, &spare)
                 i = j

@@ -27,16 +27,31 @@ extension HeadStepper {
         let l = head.layout, ws = workspace
         let loss = forward(B: B, training: true, rng: &rng, withLoss: true, hiddenReady: false)
         backwardToHidden(B: B)
-        BLASThreads.set(parallelism.count)
-        sgemm(transA: true, m: l.F, n: l.H, k: B, a: ws.x, lda: l.F, b: ws.da, ldb: l.H, c: g + l.w1, ldc: l.H)
+        BLASThreads.set(1)
+        let x = UnsafePointer(ws.x), da = UnsafePointer(ws.da), parts = splits(l.F, parallelism.count, align: 16)
+        parallelFor(parts.count - 1) { t in  // each thread's rows of w1's gradient: x[:, rows]ᵀ · da
+            let f0 = parts[t], n = parts[t + 1] - f0
+            if n > 0 { sgemm(transA: true, m: n, n: l.H, k: B, a: x + f0, lda: l.F, b: da, ldb: l.H, c: g + l.w1 + f0 * l.H, ldc: l.H) }
+        }
         (g + l.b1).update(from: smallGrads.pointer, count: l.total - l.b1)
         inputGradient(dx, B: B)
         return loss
     }
 
+    /// dx[B,F] = da[B,H] · w1ᵀ, the F columns split over the stepper's threads (each thread's rows of w1, a
+    /// single-threaded sgemm per tile of `tileRows` rows, so that OpenBLAS packs each slice of w1 while it is
+    /// in cache, as `firstLayerForward` does).
     func inputGradient(_ dx: UnsafeMutablePointer<Float>, B: Int) {
-        let l = head.layout
-        BLASThreads.set(parallelism.count)
-        sgemm(transB: true, m: B, n: l.F, k: l.H, a: workspace.da, lda: l.H, b: head.w1, ldb: l.H, c: dx, ldc: l.F)
+        let l = head.layout, da = UnsafePointer(workspace.da), w1 = UnsafePointer(head.w1), T = max(1, tileRows)
+        BLASThreads.set(1)
+        let parts = splits(l.F, parallelism.count, align: 16)
+        parallelFor(parts.count - 1) { t in
+            var r0 = parts[t]
+            while r0 < parts[t + 1] {
+                let rows = min(T, parts[t + 1] - r0)
+                sgemm(transB: true, m: B, n: rows, k: l.H, a: da, lda: l.H, b: w1 + r0 * l.H, ldb: l.H, c: dx + r0, ldc: l.F)
+                r0 += rows
+            }
+        }
     }
 }

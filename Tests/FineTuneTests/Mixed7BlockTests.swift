@@ -64,6 +64,28 @@ final class Mixed7BlockTests: XCTestCase {
         }
     }
 
+    func testSplittingTheBatchOverThreadsChangesOnlyRounding() throws {
+        let B = 3, H = 3, W = 2
+        let one = try Mixed7Block(units: seededMixed7Units, capacity: B, height: H, width: W, threads: 1)
+        let two = try Mixed7Block(units: seededMixed7Units, capacity: B, height: H, width: W, threads: 2)
+        let input = uniforms(B * one.inputCount, seed: 50, 0, 2), r = uniforms(B * one.outputCount, seed: 51)
+        var a = [Float](repeating: 0, count: r.count), b = a
+        one.forward(input: input, B: B, output: &a)
+        two.forward(input: input, B: B, output: &b)
+        var forwardWorst: Float = 0
+        for i in a.indices { forwardWorst = max(forwardWorst, abs(a[i] - b[i])) }
+        XCTAssertLessThanOrEqual(forwardWorst, 1e-6 * a.map(abs).max()!)
+        one.backward(input: input, dOutput: r)
+        two.backward(input: input, dOutput: r)
+        var worst: Float = 0, largest: Float = 0
+        for k in 0..<one.parameterCount {
+            worst = max(worst, abs(one.gradients.pointer[k] - two.gradients.pointer[k]))
+            largest = max(largest, abs(one.gradients.pointer[k]))
+        }
+        XCTAssertGreaterThan(largest, 0)
+        XCTAssertLessThanOrEqual(worst, 1e-5 * largest)
+    }
+
     /// ∂(Σ r·mixed7)/∂θ from `backward` against central differences for a sample of entries of every kernel and
     /// every beta, on a 2×3 grid (H and W general; small, so that few ReLUs lie near their kink) of mixed6-like (non-negative) inputs. With every ReLU's on/off
     /// pattern fixed, the output is linear in any one kernel entry or beta, so the difference is exact up to
