@@ -62,6 +62,29 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertTrue(inspect.stdout.lowercased().contains("fine-tuned"), inspect.stdout)
     }
 
+    /// evaluate runs the model's own block over the mixed6 cache it trained on: its figures are the last epoch's
+    /// validation figures; a mixed7 cache (the weights file's mixed7, not the model's) is refused.
+    func testEvaluateScoresAFineTunedModelOnItsMixed6CacheAsTrainingValidatedIt() throws {
+        let s = try setup()
+        try s.extract("mixed6", layer: "mixed6")
+        let r = try CLI.run(["finetune", s.path("mixed6"), "--weights", s.weights, "--out", s.path("model.h5"),
+                             "--epochs", "2", "--batch", "4", "--hidden", "8", "--lr", "1e-3", "--history", s.path("history.csv")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let last = try String(contentsOfFile: s.path("history.csv"), encoding: .utf8).split(separator: "\n").last!.split(separator: ",")
+        let (valLoss, valAccuracy) = (Double(last[3])!, Double(last[4])!)
+        let e = try CLI.run(["evaluate", s.path("mixed6"), "--head", s.path("model.h5"), "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(report["count"] as? Int, 8)
+        XCTAssertEqual(report["accuracy"] as! Double, valAccuracy, accuracy: 1e-9)
+        XCTAssertEqual(report["loss"] as! Double, valLoss, accuracy: 1e-5 * max(1, valLoss))
+
+        try s.extract("mixed7", layer: "mixed7")
+        let refused = try CLI.run(["evaluate", s.path("mixed7"), "--head", s.path("model.h5")])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("evaluate it on a cache of mixed6"), refused.stderr)
+    }
+
     /// The two-phase recipe: at a learning rate too small to move anything, the fine-tuned model predicts what the
     /// head it started from predicts — so the block starts from the base's mixed7 and the head from `--init-head`.
     func testInitHeadStartsFromTheHeadTrainedOnMixed7() throws {
@@ -85,6 +108,17 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertEqual(moved.status, 0, moved.stderr)
         let after = try s.predict(s.path("moved.h5"), images: s.images)
         XCTAssertGreaterThan(head.map { abs($0.value[0] - after[$0.key]![0]) }.max()!, 1e-4)
+    }
+
+    func testAugmentViewsTrainsOnTheCachedViewsOfAMixed6Cache() throws {
+        let s = try setup()
+        let x = try CLI.run(["extract", s.data, "--weights", s.weights, "--size", "75", "--layer", "mixed6",
+                             "--cache", s.path("mixed6"), "--views", "2", "--book"])
+        XCTAssertEqual(x.status, 0, x.stderr)
+        let r = try CLI.run(["finetune", s.path("mixed6"), "--weights", s.weights, "--out", s.path("model.h5"),
+                             "--epochs", "1", "--batch", "4", "--hidden", "8", "--augment", "views"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("augment views: 16 of 16 training images have cached views (32 views besides the originals)"), r.stdout)
     }
 
     func testAMixed7CacheIsRefusedNamingTheCutFineTuningNeeds() throws {
