@@ -107,6 +107,13 @@ public final class FineTuner {
         }
     }
 
+    /// A fresh head of `headConfig` with glorot-uniform kernels from `initSeed`, exactly as `Head(config:seed:)`
+    /// makes them for `HeadTrainer` (the one-phase recipe: block and head trained together from the start).
+    public convenience init(units: [ConvBNParameters], headConfig: HeadConfig, initSeed: UInt64, options: FineTuneOptions,
+                            height: Int = 7, width: Int = 7) throws {
+        try self.init(units: units, head: try Head(config: headConfig, seed: initSeed), options: options, height: height, width: width)
+    }
+
     /// Runs `options.epochs` epochs (fewer if early stopping fires) over mixed6 features. `onEpoch` gets each
     /// epoch's log; `onImproved` gets this tuner and the log when the monitored loss improves (strictly, from
     /// +∞) — the caller checkpoints `head` and `block.units()` there. Deterministic for a given seed, weights and
