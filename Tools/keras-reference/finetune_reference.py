@@ -133,8 +133,9 @@ def fine_tuning_model_class():
     return FineTuning
 
 
-def build_model(base, initial_weights):
-    """The cut base (mixed7 trainable, called with training=False) + the book's head from head seed 3."""
+def build_model(base, initial_weights, hidden=HIDDEN, head_seed=HEAD_SEED):
+    """The cut base (mixed7 trainable, called with training=False) + the book's head, Dense(hidden) started from
+    headstart's glorot streams of `head_seed`. Returns the model and mixed7_units(base)."""
     import keras
     from keras import layers
     base.set_weights(initial_weights)
@@ -145,9 +146,9 @@ def build_model(base, initial_weights):
     for layer in block:
         layer.trainable = True
     feature_shape = tuple(cut.output.shape[1:])
-    head = keras.Sequential([keras.Input(feature_shape), layers.Flatten(), layers.Dense(HIDDEN, activation="relu"),
+    head = keras.Sequential([keras.Input(feature_shape), layers.Flatten(), layers.Dense(hidden, activation="relu"),
                              layers.Dense(1, activation="sigmoid")])
-    k1, b1, k2, b2 = hr.initial_head(HEAD_SEED, int(np.prod(feature_shape)), HIDDEN, 1)
+    k1, b1, k2, b2 = hr.initial_head(head_seed, int(np.prod(feature_shape)), hidden, 1)
     head.layers[-2].set_weights([k1, b1])
     head.layers[-1].set_weights([k2, b2])
     model = fine_tuning_model_class()(cut, head)
