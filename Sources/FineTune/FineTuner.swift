@@ -107,6 +107,13 @@ public final class FineTuner {
         }
     }
 
+    /// A fresh head of `headConfig` with glorot-uniform kernels from `initSeed`, exactly as `Head(config:seed:)`
+    /// makes them for `HeadTrainer` (the one-phase recipe: block and head trained together from the start).
+    public convenience init(units: [ConvBNParameters], headConfig: HeadConfig, initSeed: UInt64, options: FineTuneOptions,
+                            height: Int = 7, width: Int = 7) throws {
+        try self.init(units: units, head: try Head(config: headConfig, seed: initSeed), options: options, height: height, width: width)
+    }
+
     /// Runs `options.epochs` epochs (fewer if early stopping fires) over mixed6 features. `onEpoch` gets each
     /// epoch's log; `onImproved` gets this tuner and the log when the monitored loss improves (strictly, from
     /// +∞) — the caller checkpoints `head` and `block.units()` there. Deterministic for a given seed, weights and
@@ -119,15 +126,11 @@ public final class FineTuner {
         let valLabels = try validation.map { try checkedLabels($0, "validation features", for: head.config) }
         let N = train.count, B = options.batchSize
         var history = TrainingHistory()
-        var best = Double.infinity, wait = 0
+        var stopping = EarlyStopping(patience: options.earlyStopPatience)
         var step: UInt64 = 0
         for epoch in 0..<options.epochs {
             let start = now()
-            var order = Array(0..<N)
-            if options.shuffle {
-                var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .shuffle, index: UInt64(epoch)))
-                order.shuffle(with: &rng)
-            }
+            let order = epochOrder(count: N, epoch: epoch, seed: options.seed, shuffle: options.shuffle)
             train.startEpoch(epoch, order: order)
             var lossMean = WeightedMean(), accMean = WeightedMean()
             for s in stride(from: 0, to: N, by: B) {
@@ -143,30 +146,14 @@ public final class FineTuner {
                 accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
                 step += 1
             }
-            var log = EpochLog(epoch: epoch + 1, loss: lossMean.mean, accuracy: accMean.mean, valLoss: nil,
-                               valAccuracy: nil, seconds: 0)
-            if let validation, let valLabels {
-                let r = try evaluate(validation, labels: valLabels)
-                guard r.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch + 1) is \(r.loss)") }
-                log.valLoss = r.loss
-                log.valAccuracy = r.accuracy
-            }
+            var validated: (loss: Double, accuracy: Double)?
+            if let validation, let valLabels { validated = try evaluate(validation, labels: valLabels) }
+            var log = try EpochLog(epoch: epoch + 1, loss: lossMean, accuracy: accMean, validation: validated)
             log.seconds = now() - start
-            history.epochs.append(log)
+            let verdict = history.record(log, &stopping)
             try onEpoch(log)
-
-            // Keras EarlyStopping / ModelCheckpoint(save_best_only) on the same monitor, as HeadTrainer.
-            let monitored = log.valLoss ?? log.loss
-            wait += 1
-            if monitored < best {
-                best = monitored
-                wait = 0
-                history.bestEpoch = epoch + 1
-                try onImproved?(self, log)
-            } else if let patience = options.earlyStopPatience, wait >= patience, epoch > 0 {
-                history.stoppedEarly = true
-                break
-            }
+            if verdict == .improved { try onImproved?(self, log) }
+            if verdict == .stop { break }
         }
         return FineTuneResult(head: head, units: block.units(), history: history)
     }

@@ -34,6 +34,26 @@ final class FineTunerTests: XCTestCase {
         XCTAssertLessThan(history.epochs.last!.loss, 0.8 * history.epochs.first!.loss, "\(history.epochs.map(\.loss))")
     }
 
+    func testASoftmaxHeadOfThreeClassesTrainsToo() throws {
+        var rng = SplitMix64(key: 7)
+        let labels = (0..<N).map { _ in Int(rng.next() % 3) }
+        let train = try InMemoryFeatures(features: uniforms(N * F, seed: 8, 0, 2), featureCount: F, labels: labels)
+        let options = FineTuneOptions(epochs: 6, batchSize: 4, optimizer: .rmsprop(RMSpropConfig(learningRate: 1e-4)), shuffle: false)
+        let tuner = try FineTuner(units: seededMixed7Units, headConfig: HeadConfig(featureCount: F, hidden: 16, classes: 3, dropout: 0),
+                                  initSeed: 3, options: options, height: H, width: W)
+        let history = try tuner.fit(train: train).history
+        XCTAssertLessThan(history.epochs.last!.loss, 0.8 * history.epochs.first!.loss, "\(history.epochs.map(\.loss))")
+        XCTAssertEqual(try tuner.predict(train).count, 3 * N)
+    }
+
+    func testAFreshHeadIsTheGlorotHeadOfItsSeed() throws {
+        let config = HeadConfig(featureCount: F, hidden: 16, classes: 2, dropout: 0)
+        let tuner = try FineTuner(units: seededMixed7Units, headConfig: config, initSeed: 5, options: FineTuneOptions(), height: H, width: W)
+        let head = try Head(config: config, seed: 5)
+        XCTAssertEqual(tuner.head.kernel1, head.kernel1)
+        XCTAssertEqual(tuner.head.kernel2, head.kernel2)
+    }
+
     func testTheBlockTrainsAndItsStatisticsStayFrozen() throws {
         let options = FineTuneOptions(epochs: 1, batchSize: 4, optimizer: .rmsprop(RMSpropConfig(learningRate: 1e-4)))
         let units = try tuner(options).fit(train: try source(seed: 1, count: N)).units
