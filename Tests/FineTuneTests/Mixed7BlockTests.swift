@@ -74,7 +74,10 @@ final class Mixed7BlockTests: XCTestCase {
         two.forward(input: input, B: B, output: &b)
         var forwardWorst: Float = 0
         for i in a.indices { forwardWorst = max(forwardWorst, abs(a[i] - b[i])) }
-        XCTAssertLessThanOrEqual(forwardWorst, 1e-6 * a.map(abs).max()!)
+        // Different GEMM shapes take different OpenBLAS kernels (AVX2 or AVX-512 by host), so sums of 768 or more
+        // products round differently: 1.3e-6 of the largest value measured on an AVX-512 host, 1e-5 allowed, as for
+        // the gradients; a wrong sample or offset would differ by the values themselves.
+        XCTAssertLessThanOrEqual(forwardWorst, 1e-5 * a.map(abs).max()!)
         one.backward(input: input, dOutput: r)
         two.backward(input: input, dOutput: r)
         var worst: Float = 0, largest: Float = 0
