@@ -138,7 +138,7 @@ public final class FineTuner {
                 try train.fill(indices: Array(order[s..<(s + b)]), into: input.pointer)
                 for r in 0..<b { stepper.workspace.labels[r] = Int32(trainLabels[order[s + r]]) }
                 var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .dropout, index: step))
-                let loss = trainStep(B: b, rng: &rng)
+                let loss = withDenormalsFlushed { trainStep(B: b, rng: &rng) }
                 guard loss.isFinite else {
                     throw HeadError.notFinite("the training loss of epoch \(epoch + 1), batch \(s / B + 1) is \(loss)")
                 }

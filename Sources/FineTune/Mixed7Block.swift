@@ -194,7 +194,9 @@ public final class Mixed7Block {
         }
         BLASThreads.set(1)
         let parts = sampleRanges(B)
-        DispatchQueue.concurrentPerform(iterations: parts.count) { t in forward(samples: parts[t], input: input, output: output) }
+        DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+            withDenormalsFlushed { forward(samples: parts[t], input: input, output: output) }
+        }
         forwardBatch = B
     }
 
@@ -226,7 +228,9 @@ public final class Mixed7Block {
         BLASThreads.set(1)
         let parts = sampleRanges(B)
         DispatchQueue.concurrentPerform(iterations: parts.count) { t in
-            backward(samples: parts[t], input: input, dOutput: dOutput, into: t == 0 ? gradients.pointer : partialGradients[t - 1].pointer)
+            withDenormalsFlushed {
+                backward(samples: parts[t], input: input, dOutput: dOutput, into: t == 0 ? gradients.pointer : partialGradients[t - 1].pointer)
+            }
         }
         let g = gradients.pointer
         for t in 1..<max(parts.count, 1) {
