@@ -49,27 +49,30 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLMDB", "Numerics"]),
         // Stage two: the dense head, its optimiser and training. Knows nothing of images.
         .target(name: "HeadTrain", dependencies: ["CKernels", "Numerics", "KerasH5"]),
+        // Fine-tuning mixed7 over cached mixed6 features: its backward kernels, the block, the training loop.
+        .target(name: "FineTune", dependencies: ["Extract", "HeadTrain", "Numerics"]),
         // Stages joined up: a dataset into a cache (threads, batches, resumption), pipeline definitions.
         .target(name: "Pipeline", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
+            "Extract", "Store", "HeadTrain", "FineTune", "KerasH5", "Numerics", "Fetch", .product(name: "Yams", package: "Yams"),
         ]),
         // Downloads (resumable, checksummed) and the Horses-or-Humans zips unpacked and verified.
         .target(name: "Fetch", dependencies: ["Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The command line: thin, delegating to the libraries.
         .executableTarget(name: "headstart", dependencies: [
-            "Extract", "Store", "HeadTrain", "KerasH5", "Numerics", "Pipeline", "Fetch",
+            "Extract", "Store", "HeadTrain", "FineTune", "KerasH5", "Numerics", "Pipeline", "Fetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // The figures in BENCHMARKS.md (run in release).
-        .executableTarget(name: "Benchmarks", dependencies: ["CKernels", "Extract", "Numerics", "Store", "HeadTrain", "Pipeline"],
+        .executableTarget(name: "Benchmarks", dependencies: ["CKernels", "Extract", "Numerics", "Store", "HeadTrain", "FineTune", "Pipeline"],
                          path: "Sources/Benchmarks"),
 
         .testTarget(name: "KerasH5Tests", dependencies: ["KerasH5", "Numerics"]),
         .testTarget(name: "ExtractTests", dependencies: ["Extract", "CKernels", "KerasH5", "Numerics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Numerics"]),
         .testTarget(name: "HeadTrainTests", dependencies: ["HeadTrain", "KerasH5", "Numerics"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "Fetch"]),
+        .testTarget(name: "FineTuneTests", dependencies: ["FineTune", "Extract", "HeadTrain", "Numerics"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Extract", "Store", "KerasH5", "Numerics", "HeadTrain", "FineTune", "Fetch"]),
         .testTarget(name: "FetchTests", dependencies: [
             "Fetch", "Numerics", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

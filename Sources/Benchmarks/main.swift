@@ -1,5 +1,5 @@
 // headstart-bench: the figures in BENCHMARKS.md. Build and run in release:
-//   swift run -c release headstart-bench [network|sgemm|accuracy|epoch|epoch-synthetic|step|synth-cache] [--batch N] [--iterations N]
+//   swift run -c release headstart-bench [network|sgemm|accuracy|epoch|epoch-synthetic|step|synth-cache|finetune-epoch] [--batch N] [--iterations N]
 // HEADSTART_ISA=avx2 (or scalar) runs the narrower kernels; the first line printed names what runs.
 import CKernels
 import Dispatch
@@ -239,6 +239,9 @@ case "epoch-synthetic":
     try benchEpochSynthetic(batches: listOption("--batches", "20,32").compactMap { Int($0) },
                             modes: listOption("--modes", "threads2:64,openblas2:64"), epochs: option("--epochs", 3))
 case "step": try benchStep(batch: option("--batch", 20))
+case "finetune-epoch":
+    try benchFineTuneEpoch(batch: option("--batch", 20), epochs: option("--epochs", 2), hidden: option("--hidden", bookHidden),
+                           sgd: args.contains("--sgd"))
 case "synth-cache": try synthCache()
 default: try benchNetwork()
 }

@@ -88,22 +88,29 @@ public enum BaseWeights {
     /// BatchNormalization layers.
     public static func kerasFile(units: [ConvBNParameters]) -> KerasWeightsFile {
         precondition(units.count == 94, "the notop file holds all 94 convolutions")
-        let layers = KerasOrder.layers(cut: .mixed10).map { l -> KerasLayer in
-            switch l.kind {
-            case let .conv(c):
-                return KerasLayer(name: l.name, weights: [
-                    KerasWeight(name: "\(l.name)/kernel", shape: units[c].kernelShape, values: units[c].kernel)])
-            case let .batchNorm(c):
-                let n = [units[c].beta.count]
-                return KerasLayer(name: l.name, weights: [
-                    KerasWeight(name: "\(l.name)/beta", shape: n, values: units[c].beta),
-                    KerasWeight(name: "\(l.name)/moving_mean", shape: n, values: units[c].movingMean),
-                    KerasWeight(name: "\(l.name)/moving_variance", shape: n, values: units[c].movingVariance)])
-            default:
-                return KerasLayer(name: l.name, weights: [])
-            }
-        }
+        let layers = KerasOrder.layers(cut: .mixed10).map { kerasLayer($0) { units[$0] } }
         return KerasWeightsFile(layers: layers, attributes: ["backend": "tensorflow", "keras_version": "2.1.5"])
+    }
+
+    /// One layer of the model as a weights file holds it, named `name` (its Keras-2 name by default): a Conv2D with
+    /// "<name>/kernel" (kh, kw, cin, cout), a BatchNormalization with "<name>/beta", "…/moving_mean",
+    /// "…/moving_variance" (cout), from `unit(c)`, the unit of conv2d_bn call position c; other layers without weights.
+    public static func kerasLayer(_ l: KerasModelLayer, named name: String? = nil,
+                                  unit: (Int) -> ConvBNParameters) -> KerasLayer {
+        let name = name ?? l.name
+        switch l.kind {
+        case let .conv(c):
+            let u = unit(c)
+            return KerasLayer(name: name, weights: [KerasWeight(name: "\(name)/kernel", shape: u.kernelShape, values: u.kernel)])
+        case let .batchNorm(c):
+            let u = unit(c), n = [u.beta.count]
+            return KerasLayer(name: name, weights: [
+                KerasWeight(name: "\(name)/beta", shape: n, values: u.beta),
+                KerasWeight(name: "\(name)/moving_mean", shape: n, values: u.movingMean),
+                KerasWeight(name: "\(name)/moving_variance", shape: n, values: u.movingVariance)])
+        default:
+            return KerasLayer(name: name, weights: [])
+        }
     }
 
     private static func bareName(_ name: String) -> String {

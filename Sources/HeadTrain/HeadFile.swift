@@ -86,7 +86,11 @@ public enum HeadFile {
     /// loads too. The class count is O (softmax) or 2 when O = 1; dropout comes from `headstart_head` (0 for
     /// files Keras wrote).
     public static func load(path: String) throws -> Contents {
-        let file = try KerasWeightsFile.read(path: path)
+        try load(KerasWeightsFile.read(path: path), path: path)
+    }
+
+    /// As `load(path:)`, from a file already read (`path` names it in errors).
+    public static func load(_ file: KerasWeightsFile, path: String) throws -> Contents {
         let dense = file.layersWithWeights
         guard dense.count >= 2 else {
             throw HeadError.headFile(path: path, reason: "expected two dense layers with weights, found \(dense.count)")

@@ -29,6 +29,18 @@ public func dense_forward(
     }
 }
 
+/// out[B,OC] = inp[B,C] · weight[C,OC] + bias[OC] as `dense_forward`, one row per GEMM, so a row's sums do not
+/// depend on how many rows are computed with it (OpenBLAS's small-matrix kernels on AVX-512 hosts choose their
+/// summation by the shape): a sample's logits are the same in a batch of 3 and in a validation chunk of 255. For
+/// the output layer, where C·OC is small and B calls cost a few microseconds.
+public func dense_forward_rowwise(
+    _ out: UnsafeMutablePointer<Float>,
+    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+    B: Int, C: Int, OC: Int
+) {
+    for b in 0..<B { dense_forward(out + b * OC, inp + b * C, weight, bias, B: 1, C: C, OC: OC) }
+}
+
 /// Given dout[B,OC] = ∂L/∂out:
 ///   dweight[C,OC] = inpᵀ · dout,  dbias[OC] = Σ_b dout[b,:],  dinp[B,C] = dout · weightᵀ (skipped when nil:
 ///   the first layer has no gradient with respect to the frozen features).

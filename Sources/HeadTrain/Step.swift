@@ -235,7 +235,7 @@ public final class HeadStepper {
                 ws.a1d.update(from: ws.a1, count: B * l.H)
             }
         }
-        dense_forward(ws.logits, ws.a1d, head.w2, head.b2, B: B, C: l.H, OC: l.O)
+        dense_forward_rowwise(ws.logits, ws.a1d, head.w2, head.b2, B: B, C: l.H, OC: l.O)
         if c.isBinary {
             if withLoss { return sigmoid_bce_forward(ws.probs, ws.losses, ws.logits, ws.labels, B: B) }
             for b in 0..<B { ws.probs[b] = sigmoid(ws.logits[b]) }
@@ -414,8 +414,9 @@ func splits(_ total: Int, _ n: Int, align: Int) -> [Int] {
     return b
 }
 
-/// Runs body(0..<n) on n threads (inline when n == 1).
+/// Runs body(0..<n) on n threads (inline when n == 1), each with denormals flushed to zero (`withDenormalsFlushed`:
+/// a step's gradients can underflow, and TensorFlow's threads flush them too).
 func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    if n <= 1 { if n == 1 { body(0) }; return }
-    DispatchQueue.concurrentPerform(iterations: n, execute: body)
+    if n <= 1 { if n == 1 { withDenormalsFlushed { body(0) } }; return }
+    DispatchQueue.concurrentPerform(iterations: n) { t in withDenormalsFlushed { body(t) } }
 }

@@ -49,6 +49,20 @@ public struct EpochLog: Equatable, Sendable {
     }
 }
 
+extension EpochLog {
+    /// Epoch `epoch`'s log from its training means and, with validation data, the validation loss and accuracy
+    /// (a validation loss that is not finite stops training with `HeadError.notFinite`); `seconds` 0, for the
+    /// caller to set last.
+    public init(epoch: Int, loss: WeightedMean, accuracy: WeightedMean, validation: (loss: Double, accuracy: Double)?) throws {
+        self.init(epoch: epoch, loss: loss.mean, accuracy: accuracy.mean, valLoss: nil, valAccuracy: nil, seconds: 0)
+        if let validation {
+            guard validation.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch) is \(validation.loss)") }
+            valLoss = validation.loss
+            valAccuracy = validation.accuracy
+        }
+    }
+}
+
 public struct TrainingHistory: Equatable, Sendable {
     public var epochs: [EpochLog] = []
     /// The epoch (1-based) whose monitored loss was the best.
@@ -56,6 +70,15 @@ public struct TrainingHistory: Equatable, Sendable {
     public var stoppedEarly = false
 
     public init() {}
+
+    /// Appends an epoch's log and judges it by `stopping`, recording the best epoch and an early stop.
+    public mutating func record(_ log: EpochLog, _ stopping: inout EarlyStopping) -> EarlyStopping.Verdict {
+        epochs.append(log)
+        let verdict = stopping.observe(log)
+        if verdict == .improved { bestEpoch = log.epoch }
+        if verdict == .stop { stoppedEarly = true }
+        return verdict
+    }
 }
 
 /// Sample-weighted running means, as Keras's `Mean` metric: total += value·weight, count += weight.
@@ -65,6 +88,40 @@ public struct WeightedMean: Equatable, Sendable {
     public init() {}
     public mutating func add(_ value: Double, weight w: Double) { total += value * w; weight += w }
     public var mean: Double { weight > 0 ? total / weight : 0 }
+}
+
+/// The order in which epoch `epoch` (0-based) visits `count` training samples: 0..<count, or with `shuffle` a
+/// fresh permutation from the seed's shuffle stream for that epoch (Keras's `fit(shuffle=True)` draws one per epoch).
+public func epochOrder(count: Int, epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] {
+    var order = Array(0..<count)
+    if shuffle {
+        var rng = SplitMix64(key: SplitMix64.streamKey(seed: seed, tag: .shuffle, index: UInt64(epoch)))
+        order.shuffle(with: &rng)
+    }
+    return order
+}
+
+/// Keras's EarlyStopping (min_delta 0, no restoring) and ModelCheckpoint(save_best_only) on one monitor: val_loss
+/// when the epoch has one, else loss. An epoch improves when its monitored loss is strictly below the best so far
+/// (starting from +∞); training stops once `patience` epochs in a row have not improved (never after the first).
+public struct EarlyStopping: Sendable {
+    public enum Verdict: Equatable, Sendable { case improved, notImproved, stop }
+    public let patience: Int?
+    var best = Double.infinity, wait = 0
+
+    public init(patience: Int?) { self.patience = patience }
+
+    public mutating func observe(_ log: EpochLog) -> Verdict {
+        let monitored = log.valLoss ?? log.loss
+        wait += 1
+        if monitored < best {
+            best = monitored
+            wait = 0
+            return .improved
+        }
+        if let patience, wait >= patience, log.epoch > 1 { return .stop }
+        return .notImproved
+    }
 }
 
 /// Trains a head with RMSprop over a feature source.
@@ -123,19 +180,13 @@ public final class HeadTrainer {
         let valLabels = try validation.map { try checkedLabels($0, "validation features") }
         let N = train.count, B = options.batchSize
         var history = TrainingHistory()
-        var best = Double.infinity
-        var wait = 0
+        var stopping = EarlyStopping(patience: options.earlyStopPatience)
         var step: UInt64 = 0
         let ws = stepper.workspace
-        var order = Array(0..<N)
         let evaluator = validation.map { makeEvaluator(rows: BatchedValidation.chunkRows(batch: B, count: $0.count)) }
         for epoch in 0..<options.epochs {
             let start = now()
-            order = Array(0..<N)
-            if options.shuffle {
-                var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .shuffle, index: UInt64(epoch)))
-                order.shuffle(with: &rng)
-            }
+            let order = epochOrder(count: N, epoch: epoch, seed: options.seed, shuffle: options.shuffle)
             train.startEpoch(epoch, order: order)
             var lossMean = WeightedMean(), accMean = WeightedMean()
             let bounds = Array(stride(from: 0, to: N, by: B))
@@ -164,30 +215,16 @@ public final class HeadTrainer {
                 accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
                 step += 1
             }
-            var log = EpochLog(epoch: epoch + 1, loss: lossMean.mean, accuracy: accMean.mean, valLoss: nil,
-                               valAccuracy: nil, seconds: 0)
+            var validated: (loss: Double, accuracy: Double)?
             if let validation, let valLabels, let evaluator {
-                let r = try meanLossAndAccuracy(validation, labels: valLabels, evaluator: evaluator)
-                guard r.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch + 1) is \(r.loss)") }
-                log.valLoss = r.loss
-                log.valAccuracy = r.accuracy
+                validated = try meanLossAndAccuracy(validation, labels: valLabels, evaluator: evaluator)
             }
+            var log = try EpochLog(epoch: epoch + 1, loss: lossMean, accuracy: accMean, validation: validated)
             log.seconds = now() - start
-            history.epochs.append(log)
+            let verdict = history.record(log, &stopping)
             try onEpoch(log)
-
-            // Keras EarlyStopping / ModelCheckpoint(save_best_only) on the same monitor.
-            let monitored = log.valLoss ?? log.loss
-            wait += 1
-            if monitored < best {
-                best = monitored
-                wait = 0
-                history.bestEpoch = epoch + 1
-                try onImproved?(head, log)
-            } else if let patience = options.earlyStopPatience, wait >= patience, epoch > 0 {
-                history.stoppedEarly = true
-                break
-            }
+            if verdict == .improved { try onImproved?(head, log) }
+            if verdict == .stop { break }
         }
         return history
     }
@@ -215,19 +252,25 @@ public final class HeadTrainer {
     }
 
     func checkedLabels(_ s: FeatureSource, _ what: String) throws -> [Int] {
-        guard s.count > 0 else { throw HeadError.emptyDataset(what) }
-        guard s.featureCount == head.config.featureCount else {
-            throw HeadError.featureCountMismatch(expected: head.config.featureCount, found: s.featureCount)
-        }
-        let labels = s.labels()
-        guard labels.count == s.count else {
-            throw HeadError.shapeMismatch(what: "\(what) labels", expected: [s.count], found: [labels.count])
-        }
-        for (i, l) in labels.enumerated() where l < 0 || l >= head.config.classes {
-            throw HeadError.invalidLabel(index: i, label: l, classes: head.config.classes)
-        }
-        return labels
+        try HeadTrain.checkedLabels(s, what, for: head.config)
     }
+}
+
+/// The labels of a source a head of `config` is to train or be evaluated on, after checking that it has samples,
+/// their feature count is the head's and every label is one of its classes (`what` names the source in errors).
+public func checkedLabels(_ s: FeatureSource, _ what: String, for config: HeadConfig) throws -> [Int] {
+    guard s.count > 0 else { throw HeadError.emptyDataset(what) }
+    guard s.featureCount == config.featureCount else {
+        throw HeadError.featureCountMismatch(expected: config.featureCount, found: s.featureCount)
+    }
+    let labels = s.labels()
+    guard labels.count == s.count else {
+        throw HeadError.shapeMismatch(what: "\(what) labels", expected: [s.count], found: [labels.count])
+    }
+    for (i, l) in labels.enumerated() where l < 0 || l >= config.classes {
+        throw HeadError.invalidLabel(index: i, label: l, classes: config.classes)
+    }
+    return labels
 }
 
 /// Keras's validation pass — per batch of `batch` samples a mean loss and accuracy, then their sample-weighted

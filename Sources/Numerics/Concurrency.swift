@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -6,6 +7,16 @@ import Foundation
 
 /// Seconds on the monotonic clock (for durations; not a date).
 public func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Runs `body` on this thread with denormal floats flushed to zero (FTZ and DAZ, as TensorFlow's threads run),
+/// then restores the thread's previous mode. Training loops wrap each thread's share of a step in it: gradients
+/// that underflow into the denormal range would otherwise cost a microcode assist per operation.
+@inline(__always)
+public func withDenormalsFlushed<T>(_ body: () throws -> T) rethrows -> T {
+    let old = hs_fp_flush_denormals()
+    defer { hs_fp_mode_restore(old) }
+    return try body()
+}
 
 /// A flag one thread sets and another polls.
 public final class StopFlag: @unchecked Sendable {

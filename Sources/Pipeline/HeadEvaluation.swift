@@ -1,4 +1,5 @@
 import Extract
+import FineTune
 import Foundation
 import HeadTrain
 import Store
@@ -50,18 +51,28 @@ public enum HeadEvaluation {
     public static func run(cache cachePath: String, head headPath: String, split: Split = .validation,
                            damagePolicy: DamagePolicy = .refuse) throws -> HeadEvaluationReport {
         let cache = try FeatureCache(path: cachePath, fingerprint: nil, readOnly: true)
-        let contents = try HeadFile.load(path: headPath)
+        let trained = try TrainedHead.load(path: headPath)
         let expected = try HeadProvenance(cache: cache)
-        let recorded = try HeadProvenance(metadata: contents.metadata, source: headPath)
-        try check(recorded, against: expected, head: headPath, cache: cachePath)
+        var recorded = trained.provenance, against = expected
+        if let f = recorded.fineTuning, expected.settings.layer == f.cacheLayer {
+            // A fine-tuned model over a cache of its block's input: its features are mixed7 through its own block.
+            recorded.fineTuning = nil
+            against.settings.layer = f.block
+        }
+        try check(recorded, against: against, head: headPath, cache: cachePath)
         let screening = try cache.screened(split: split, policy: damagePolicy)
-        let source = CacheFeatures(cache: cache, entries: screening.usable)
-        guard source.count > 0 else { throw HeadTrainingError.emptySplit(cache: cachePath, split: split) }
-        let e = try HeadPredictor(head: contents.head).evaluate(source)
+        let entries = CacheFeatures(cache: cache, entries: screening.usable)
+        guard entries.count > 0 else { throw HeadTrainingError.emptySplit(cache: cachePath, split: split) }
+        var source: FeatureSource = entries
+        if let block = trained.block {
+            let shape = expected.featureShape
+            source = try Mixed7Features(mixed6: entries, units: block, height: shape[0], width: shape[1])
+        }
+        let e = try HeadPredictor(head: trained.head).evaluate(source)
         let names = expected.classNames
         let misclassified = e.misclassified.map { i in
             HeadEvaluationReport.Misclassified(
-                path: source.entries[i].path, label: names[e.labels[i]], predicted: names[e.predicted[i]],
+                path: entries.entries[i].path, label: names[e.labels[i]], predicted: names[e.predicted[i]],
                 probabilities: Array(e.probabilities[(i * e.outputs)..<((i + 1) * e.outputs)]),
                 probabilityClasses: HeadEvaluationReport.probabilityClasses(outputs: e.outputs, classes: names))
         }
@@ -83,6 +94,10 @@ public enum HeadEvaluation {
         }
         if recorded.settings != expected.settings {
             diffs.append("settings: head \(describe(recorded)), cache \(describe(expected))")
+        }
+        if let f = recorded.fineTuning {
+            diffs.append("the head is a model fine-tuned from \(f.block.rawValue): its features are \(f.block.rawValue) through "
+                + "its own retrained block, not the weights file's \(f.block.rawValue) a cache holds (evaluate it on a cache of \(f.cacheLayer.rawValue), or use `headstart predict`)")
         }
         if recorded.classNames != expected.classNames {
             diffs.append("classes: head \(recorded.classNames), cache \(expected.classNames)")

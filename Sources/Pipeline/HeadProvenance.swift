@@ -14,11 +14,22 @@ public struct HeadProvenance: Equatable, Sendable {
     /// Where the weights came from (as the extraction recorded it in the cache); not compared by `check`, since the
     /// SHA-256 already identifies the file.
     public var weightsOrigin: WeightsOrigin
+    /// Set for a fine-tuned model (`FineTunedModel`): its head's features are `settings.layer` computed through the
+    /// model's own retrained block on top of the weights file, not the file's alone.
+    public var fineTuning: FineTuning?
+
+    /// What a fine-tuned model retrained, and the cut of the cache it trained on (the block's input).
+    public struct FineTuning: Equatable, Sendable {
+        public var block: CutLayer
+        public var cacheLayer: CutLayer
+        public init(block: CutLayer, cacheLayer: CutLayer) { self.block = block; self.cacheLayer = cacheLayer }
+    }
 
     public init(weightsSHA256: String, weightsName: String, settings: ExtractionSettings, classNames: [String], featureShape: [Int],
-                weightsOrigin: WeightsOrigin) {
+                weightsOrigin: WeightsOrigin, fineTuning: FineTuning? = nil) {
         self.weightsSHA256 = weightsSHA256; self.weightsName = weightsName; self.settings = settings
         self.classNames = classNames; self.featureShape = featureShape; self.weightsOrigin = weightsOrigin
+        self.fineTuning = fineTuning
     }
 
     /// From a cache's fingerprint and class names.
@@ -36,9 +47,10 @@ public struct HeadProvenance: Equatable, Sendable {
                   weightsOrigin: WeightsOrigin(recorded: try cache.weightsOrigin()))
     }
 
-    /// As HeadFile metadata (string values).
+    /// As HeadFile metadata (string values); a fine-tuned model adds `finetuned` (the retrained block) and
+    /// `finetune_cache_layer`.
     public var metadata: [String: String] {
-        [
+        var m = [
             "weights_sha256": weightsSHA256, "weights_name": weightsName,
             "layer": settings.layer.rawValue, "size": String(settings.size),
             "resize": settings.resize.rawValue, "preprocess": settings.preprocess.rawValue,
@@ -46,6 +58,11 @@ public struct HeadProvenance: Equatable, Sendable {
             "feature_shape": featureShape.map(String.init).joined(separator: ","),
             "weights_origin": weightsOrigin.recorded,
         ]
+        if let fineTuning {
+            m["finetuned"] = fineTuning.block.rawValue
+            m["finetune_cache_layer"] = fineTuning.cacheLayer.rawValue
+        }
+        return m
     }
 
     public init(metadata m: [String: String], source: String) throws {
@@ -65,11 +82,18 @@ public struct HeadProvenance: Equatable, Sendable {
         do { try Setting.size.check(size, as: "the head's recorded size") } catch let e as SettingError {
             throw ProvenanceError.sizeOutOfRange(head: source, problem: e)
         }
+        var fineTuning: FineTuning?
+        if let block = m["finetuned"] {
+            guard let b = CutLayer(rawValue: block), let c = CutLayer(rawValue: try need("finetune_cache_layer")) else {
+                throw ProvenanceError.unreadableSettings(head: source, metadata: m)
+            }
+            fineTuning = FineTuning(block: b, cacheLayer: c)
+        }
         self.init(weightsSHA256: try need("weights_sha256"), weightsName: m["weights_name"] ?? "",
                   settings: ExtractionSettings(layer: layer, size: size, resize: resize, preprocess: preprocess),
                   classNames: classes,
                   featureShape: try need("feature_shape").split(separator: ",").compactMap { Int($0) },
-                  weightsOrigin: WeightsOrigin(recorded: m["weights_origin"]))
+                  weightsOrigin: WeightsOrigin(recorded: m["weights_origin"]), fineTuning: fineTuning)
     }
 }
 

@@ -136,13 +136,18 @@ struct TrainingData {
         let config = HeadConfig(featureCount: cache.fingerprint.featureCount, hidden: hidden,
                                 classes: max(2, provenance.classNames.count), dropout: dropout)
         guard let initial else { return try Head(config: config, seed: seed) }
-        let loaded = try HeadFile.load(path: initial).head
-        guard loaded.config.featureCount == config.featureCount, loaded.config.classes == config.classes else {
-            throw HeadTrainingError.initialHeadDoesNotFit(head: initial, inputs: loaded.config.featureCount, classes: loaded.config.classes,
-                                                          cacheInputs: config.featureCount, cacheClasses: config.classes)
+        return try fitted(HeadFile.load(path: initial).head, path: initial, dropout: dropout)
+    }
+
+    /// A copy of `loaded` (read from `path`) with the job's dropout, refused unless it has the cache's inputs and
+    /// classes.
+    func fitted(_ loaded: Head, path: String, dropout: Float) throws -> Head {
+        let F = cache.fingerprint.featureCount, classes = max(2, provenance.classNames.count)
+        guard loaded.config.featureCount == F, loaded.config.classes == classes else {
+            throw HeadTrainingError.initialHeadDoesNotFit(head: path, inputs: loaded.config.featureCount, classes: loaded.config.classes,
+                                                          cacheInputs: F, cacheClasses: classes)
         }
-        return try Head(config: HeadConfig(featureCount: config.featureCount, hidden: loaded.config.hidden,
-                                           classes: config.classes, dropout: dropout),
+        return try Head(config: HeadConfig(featureCount: F, hidden: loaded.config.hidden, classes: classes, dropout: dropout),
                         kernel1: loaded.kernel1, bias1: loaded.bias1, kernel2: loaded.kernel2, bias2: loaded.bias2)
     }
 

@@ -28,24 +28,12 @@ import KerasH5
 /// attributes are the head file's (`headstart_head`, the provenance `headstart_*`), so `HeadFile.load` and
 /// `TrainedHead.load` read the head back out of an exported model too.
 public enum KerasExport {
-    /// The book model's weights for `trained` with the base `weights` (bound to the head's cut).
-    public static func bookModel(trained: TrainedHead, weights: InceptionV3Weights) throws -> KerasWeightsFile {
+    /// The book model's weights for `trained` with the base `weights` (bound to the head's cut). A fine-tuned model's
+    /// block goes in place of the base's mixed7 units: the lower layers are the base's, unchanged.
+    public static func bookModel(trained: TrainedHead, weights base: InceptionV3Weights) throws -> KerasWeightsFile {
+        let weights = try trained.block.map { try FineTunedModel.apply($0, to: base, model: trained.path) } ?? base
         let cut = trained.provenance.settings.layer
-        var layers: [KerasLayer] = KerasOrder.layers(cut: cut).map { l in
-            switch l.kind {
-            case let .conv(c):
-                let u = weights.units[c]
-                return KerasLayer(name: l.name, weights: [KerasWeight(name: "\(l.name)/kernel", shape: u.kernelShape, values: u.kernel)])
-            case let .batchNorm(c):
-                let u = weights.units[c], n = [u.beta.count]
-                return KerasLayer(name: l.name, weights: [
-                    KerasWeight(name: "\(l.name)/beta", shape: n, values: u.beta),
-                    KerasWeight(name: "\(l.name)/moving_mean", shape: n, values: u.movingMean),
-                    KerasWeight(name: "\(l.name)/moving_variance", shape: n, values: u.movingVariance)])
-            default:
-                return KerasLayer(name: l.name, weights: [])
-            }
-        }
+        var layers = KerasOrder.layers(cut: cut).map { BaseWeights.kerasLayer($0) { weights.units[$0] } }
         let head = try HeadFile.kerasFile(trained.head, metadata: trained.provenance.metadata, path: trained.path)
         let taken = Set(layers.map(\.name))
         for l in head.layers where taken.contains(l.name) {

@@ -20,9 +20,10 @@ public struct PipelineDefinition: Codable, Equatable {
     public var train: TrainSection?
     public var sweep: SweepSection?
     public var augment: AugmentSection?
+    public var finetune: FinetuneSection?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, dataset, weights, cache, output, demo, extract, train, sweep, augment
+        case name, dataset, weights, cache, output, demo, extract, train, sweep, augment, finetune
     }
 
     public struct ExtractSection: Codable, Equatable {
@@ -70,6 +71,45 @@ public struct PipelineDefinition: Codable, Equatable {
             case earlyStop = "early_stop"
         }
     }
+
+    /// `run`'s second phase (`headstart finetune`): after the head trains on mixed7, mixed6 is extracted into
+    /// `cache` (default: the pipeline's cache with `-mixed6` appended) and mixed7 and that head train together.
+    /// Unset keys take `finetune`'s defaults (RMSprop 1e-5) and the `train:` section's epochs, batch and seed.
+    public struct FinetuneSection: Codable, Equatable {
+        public var cache: String?
+        public var epochs: Int?
+        public var batch: Int?
+        public var lr: Double?
+        public var optimizer: FineTuneOptimizerName?
+        public var momentum: Double?
+        public var dropout: Double?
+        public var seed: UInt64?
+        public var shuffle: Bool?
+        public var earlyStop: Int?
+        public var tensorboard: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case cache, epochs, batch, lr, optimizer, momentum, dropout, seed, shuffle, tensorboard
+            case earlyStop = "early_stop"
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            cache = try c.decodeIfPresent(String.self, forKey: .cache)
+            epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+            batch = try c.decodeIfPresent(Int.self, forKey: .batch)
+            lr = try c.decodeIfPresent(Double.self, forKey: .lr)
+            optimizer = try c.decodeChoice(forKey: .optimizer, section: "finetune", choices: "rmsprop or sgd")
+            momentum = try c.decodeIfPresent(Double.self, forKey: .momentum)
+            dropout = try c.decodeIfPresent(Double.self, forKey: .dropout)
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+            shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle)
+            earlyStop = try c.decodeIfPresent(Int.self, forKey: .earlyStop)
+            tensorboard = try c.decodeIfPresent(String.self, forKey: .tensorboard)
+        }
+    }
+
+    /// `finetune: optimizer:`.
+    public enum FineTuneOptimizerName: String, Codable, CaseIterable, Sendable { case rmsprop, sgd }
 
     /// `headstart sweep`'s settings. Each hyper-parameter is a number, a list (`[1e-3, 3e-4]`), or a string as
     /// on the command line (`"1e-3,3e-4"`, or a range `"1e-5:1e-2"` for `random`).
@@ -262,6 +302,10 @@ public struct PipelineDefinition: Codable, Equatable {
             case augmentation(AugmentationError)
             /// The pipeline names no dataset, or no cache, where one is needed.
             case noDataset, noCache
+            /// A `finetune:` section with an `extract: layer:` other than mixed7 (the head it starts from takes mixed7).
+            case finetuneNeedsMixed7(layer: CutLayer)
+            /// `finetune: momentum:` outside 0…1, or given without `optimizer: sgd`.
+            case momentum(Double)
         }
 
         /// What is wrong, after the file's path.
@@ -287,6 +331,9 @@ public struct PipelineDefinition: Codable, Equatable {
             case let .augmentation(error): return "augment: \(error)"
             case .noDataset: return "the pipeline names no dataset (add `dataset:`)"
             case .noCache: return "the pipeline names no cache (add `cache:`)"
+            case let .finetuneNeedsMixed7(layer):
+                return "finetune: retrains mixed7 from the head trained on mixed7, but extract: layer: is \(layer.rawValue)"
+            case let .momentum(value): return "finetune.momentum \(value) must be from 0 to 1, with optimizer: sgd"
             }
         }
 
@@ -372,6 +419,7 @@ public struct PipelineDefinition: Codable, Equatable {
         "train": TrainSection.CodingKeys.allCases.map(\.stringValue),
         "sweep": SweepSection.CodingKeys.allCases.map(\.stringValue),
         "augment": AugmentSection.CodingKeys.allCases.map(\.stringValue),
+        "finetune": FinetuneSection.CodingKeys.allCases.map(\.stringValue),
     ]
 
     /// Every key of the top level and of each section must be one this build reads: a misspelt key would
@@ -427,9 +475,9 @@ public struct PipelineDefinition: Codable, Equatable {
             guard let value else { return }
             do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
         }
-        func check(_ setting: Setting, _ value: Double?) throws {
+        func check(_ setting: Setting, _ value: Double?, key: String? = nil) throws {
             guard let value else { return }
-            do { try setting.check(value, as: setting.key) } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
+            do { try setting.check(value, as: key ?? setting.key) } catch let e as SettingError { throw LoadError(path: path, .setting(e)) }
         }
         try check(.size, extract?.size)
         try check(.extractBatch, extract?.batch)
@@ -454,6 +502,15 @@ public struct PipelineDefinition: Codable, Equatable {
             }
         }
         try check(.views, augment?.views)
+        if let f = finetune {
+            try check(.epochs, f.epochs, key: "finetune.epochs")
+            try check(.trainBatch, f.batch, key: "finetune.batch")
+            try check(.earlyStop, f.earlyStop, key: "finetune.early_stop")
+            try check(.learningRate, f.lr, key: "finetune.lr")
+            try check(.dropout, f.dropout, key: "finetune.dropout")
+            if let m = f.momentum, !(f.optimizer == .sgd && (0...1).contains(m)) { throw LoadError(path: path, .momentum(m)) }
+            if let layer = extract?.layer, layer != FineTunedModel.block { throw LoadError(path: path, .finetuneNeedsMixed7(layer: layer)) }
+        }
         do { _ = try augment?.settings() } catch let e as AugmentationError { throw LoadError(path: path, .augmentation(e)) }
     }
 

@@ -26,6 +26,8 @@ public enum PipelineRun {
         public var extraction: ExtractionSummary
         public var training: HeadTrainingResult
         public var evaluation: HeadEvaluationReport?
+        /// The `finetune:` phase, when the pipeline has one.
+        public var fineTuning: HeadTrainingResult?
         public var weightsOrigin: WeightsOrigin
         public var outputs: [String]
     }
@@ -69,9 +71,16 @@ public enum PipelineRun {
                                  title: "\(p.name ?? "pipeline")\(label)", demo: demo, evaluation: evaluation, to: report)
             outputs.append(report)
         }
+        var fineTuning: HeadTrainingResult?
+        if p.finetune != nil {
+            let (result, files) = try finetune(p, source: source, dataset: dataset, weightsPath: weightsPath, cache: cachePath,
+                                               head: headPath, output: output, origin: base.origin, label: label, events: events)
+            fineTuning = result
+            outputs += files
+        }
         if demo { outputs.append(try writeDemoNote(in: output)) }
         return Outcome(definition: p, extraction: extraction, training: training, evaluation: evaluation,
-                       weightsOrigin: base.origin, outputs: outputs)
+                       fineTuning: fineTuning, weightsOrigin: base.origin, outputs: outputs)
     }
 
     /// Where a missing weights file comes from: generated (a demo), Keras's notop file fetched and checked
@@ -146,12 +155,15 @@ public enum PipelineRun {
 
     /// Stage one: the dataset into the cache, incrementally. Also returns the base network (its weights' origin
     /// labels every output) and how many views per image the extraction made.
+    /// `layer` overrides the pipeline's cut (mixed6 for the fine-tuning cache).
     static func extract(_ p: PipelineDefinition, source: String, dataset: String, weightsPath: String, cache: String,
-                        events: Events) throws -> (ExtractionSummary, BaseNetwork, Int) {
-        events.stage("extract: \(dataset) → \(cache)")
-        let base = try BaseNetwork(weightsPath: weightsPath, settings: p.extractionSettings)
+                        layer: CutLayer? = nil, events: Events) throws -> (ExtractionSummary, BaseNetwork, Int) {
+        var settings = p.extractionSettings
+        if let layer { settings.layer = layer }
+        events.stage("extract\(layer.map { " " + $0.rawValue } ?? ""): \(dataset) → \(cache)")
+        let base = try BaseNetwork(weightsPath: weightsPath, settings: settings)
         events.weights(base.weights.sourceName, base.origin)
-        var job = try p.extractionJob(source: source)
+        var job = try p.extractionJob(source: source, cache: cache)
         job.weightsOrigin = base.origin
         let extraction = try Extraction.run(job, extractor: base.extractor, weights: base.weights, progress: events.extractProgress)
         return (extraction, base, job.views)
@@ -166,13 +178,37 @@ public enum PipelineRun {
         let epochs = job.options.epochs
         events.stage("train: \(epochs) epochs → \(headPath)")
         let training = try HeadTraining.run(job) { events.epoch($0, epochs) }
-        let demo = p.demo ?? false
-        let history = (output as NSString).appendingPathComponent("history.csv")
-        let curves = (output as NSString).appendingPathComponent("curves.svg")
-        try AtomicFile.write(Data(TrainingReport.csv(training.history, weights: origin, demo: demo).utf8), to: history)
-        try AtomicFile.write(Data(TrainingReport.svg(training.history, title: "\(p.name ?? "pipeline"): accuracy and loss\(label)").utf8),
-                             to: curves)
-        return (training, [headPath, history, curves])
+        let curves = try writeCurves(training.history, p, output: output, prefix: "", origin: origin, label: label)
+        return (training, [headPath] + curves)
+    }
+
+    /// The second phase (`finetune:`): mixed6 extracted into its own cache, then mixed7 and the head `train`
+    /// saved at `head` trained together into model.h5, with finetune-history.csv and finetune-curves.svg.
+    static func finetune(_ p: PipelineDefinition, source: String, dataset: String, weightsPath: String, cache: String,
+                         head: String, output: String, origin: WeightsOrigin, label: String,
+                         events: Events) throws -> (HeadTrainingResult, [String]) {
+        let mixed6 = p.fineTuningCache(cache)
+        let (_, _, views) = try extract(p, source: source, dataset: dataset, weightsPath: weightsPath, cache: mixed6,
+                                        layer: FineTunedModel.cacheLayer, events: events)
+        let model = (output as NSString).appendingPathComponent("model.h5")
+        let job = p.fineTuningJob(cache: mixed6, weights: weightsPath, out: model, initialHead: head, augmentViews: views > 0)
+        let epochs = job.options.epochs
+        events.stage("finetune: mixed7 and the head, \(epochs) epochs → \(model)")
+        let result = try FineTuning.run(job) { events.epoch($0, epochs) }
+        let curves = try writeCurves(result.history, p, output: output, prefix: "finetune-", origin: origin, label: label)
+        return (result, [model] + curves)
+    }
+
+    /// `<prefix>history.csv` and `<prefix>curves.svg` in `output`; returns their paths.
+    static func writeCurves(_ history: TrainingHistory, _ p: PipelineDefinition, output: String, prefix: String,
+                            origin: WeightsOrigin, label: String) throws -> [String] {
+        let csv = (output as NSString).appendingPathComponent("\(prefix)history.csv")
+        let svg = (output as NSString).appendingPathComponent("\(prefix)curves.svg")
+        let phase = prefix.isEmpty ? "" : " (fine-tuning mixed7)"
+        try AtomicFile.write(Data(TrainingReport.csv(history, weights: origin, demo: p.demo ?? false).utf8), to: csv)
+        try AtomicFile.write(Data(TrainingReport.svg(history, title: "\(p.name ?? "pipeline"): accuracy and loss\(phase)\(label)").utf8),
+                             to: svg)
+        return [csv, svg]
     }
 
     /// The head on the validation split, written as evaluation.json.

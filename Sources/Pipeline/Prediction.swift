@@ -28,16 +28,28 @@ public enum PredictionError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A head read from its file together with the provenance saved with it (`HeadProvenance`): the weights file,
-/// cut, input size, resize and preprocessing its training features were made with.
+/// cut, input size, resize and preprocessing its training features were made with — and, for a fine-tuned model
+/// (`FineTunedModel`), its retrained mixed7 block, which `baseWeights` puts into the base.
 public struct TrainedHead {
     public var path: String
     public var head: Head
     public var provenance: HeadProvenance
+    /// A fine-tuned model's mixed7 units in conv2d_bn call order (replacing `units[60..<70]`); nil for a head.
+    public var block: [ConvBNParameters]?
+
+    public init(path: String, head: Head, provenance: HeadProvenance, block: [ConvBNParameters]? = nil) {
+        self.path = path; self.head = head; self.provenance = provenance; self.block = block
+    }
 
     /// Reads `path`; refuses a head without provenance (one not saved by `headstart train`), and one whose
-    /// recorded class names or feature shape disagree with its weights.
+    /// recorded class names or feature shape disagree with its weights. A fine-tuned model's block is read too.
     public static func load(path: String) throws -> TrainedHead {
-        let contents = try HeadFile.load(path: path)
+        try load(KerasWeightsFile.read(path: path), path: path)
+    }
+
+    /// As `load(path:)`, from the file already read.
+    static func load(_ file: KerasWeightsFile, path: String) throws -> TrainedHead {
+        let contents = try HeadFile.load(file, path: path)
         let provenance = try HeadProvenance(metadata: contents.metadata, source: path)
         let head = contents.head
         guard provenance.classNames.count == head.config.classes else {
@@ -48,11 +60,21 @@ public struct TrainedHead {
             throw PredictionError.inconsistentHead(path: path, reason: "it records feature shape \(provenance.featureShape) but "
                 + "its first dense layer takes \(head.config.featureCount) values")
         }
-        return TrainedHead(path: path, head: head, provenance: provenance)
+        var block: [ConvBNParameters]?
+        if let f = provenance.fineTuning {
+            guard f.block == FineTunedModel.block, f.cacheLayer == FineTunedModel.cacheLayer, provenance.settings.layer == f.block else {
+                throw PredictionError.inconsistentHead(path: path, reason: "it records fine-tuning of \(f.block.rawValue) from a "
+                    + "\(f.cacheLayer.rawValue) cache with features \(provenance.settings.layer.rawValue); this headstart "
+                    + "fine-tunes mixed7 from mixed6 only")
+            }
+            block = try FineTunedModel.readBlock(file, path: path)
+        }
+        return TrainedHead(path: path, head: head, provenance: provenance, block: block)
     }
 
     /// The base weights at `weightsPath`, bound to InceptionV3 up to the head's cut — after checking that the
     /// file's SHA-256 is the one recorded with the head (hashed before parsing, so a wrong file is refused early).
+    /// A fine-tuned model's block replaces the base's mixed7 units (`file` stays the base file as read).
     public func baseWeights(path weightsPath: String) throws -> (file: KerasWeightsFile, weights: InceptionV3Weights) {
         let sha = try SHA256Hasher.digest(fileAt: weightsPath).hex
         guard sha == provenance.weightsSHA256 else {
@@ -61,7 +83,8 @@ public struct TrainedHead {
         }
         let file = try KerasWeightsFile.read(path: weightsPath)
         let name = weightsPath.split(separator: "/").last.map(String.init) ?? weightsPath
-        let weights = try BaseWeights.match(file, path: weightsPath, sha256: sha, sourceName: name, cut: provenance.settings.layer)
+        var weights = try BaseWeights.match(file, path: weightsPath, sha256: sha, sourceName: name, cut: provenance.settings.layer)
+        if let block { weights = try FineTunedModel.apply(block, to: weights, model: path) }
         return (file, weights)
     }
 }

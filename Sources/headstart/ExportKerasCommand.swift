@@ -19,7 +19,8 @@ struct ExportKerasCommand: ParsableCommand {
 
         (with the head's input size, cut layer and hidden units; a Dropout layer after the first Dense if the \
         head was trained with one). --weights must be the file the head records (same SHA-256). The head's \
-        provenance travels in the file, so it also serves as --head for `headstart predict`.
+        provenance travels in the file, so it also serves as --head for `headstart predict`. For a model from \
+        `headstart finetune`, mixed7 is its retrained block and the layers below are the weights file's.
 
         Example:
           headstart export-keras --weights inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 \\
@@ -29,7 +30,7 @@ struct ExportKerasCommand: ParsableCommand {
     @Option(help: "The base weights file the head was trained with (the notop .h5).")
     var weights: String
 
-    @Option(help: "The head, as `headstart train` saved it.")
+    @Option(help: "The head, as `headstart train` saved it, or a fine-tuned model from `headstart finetune`.")
     var head: String
 
     @Option(name: .shortAndLong, help: "Output .h5 file.")
@@ -41,7 +42,8 @@ struct ExportKerasCommand: ParsableCommand {
         try file.write(to: out, style: .variableLength)
         let s = trained.provenance.settings, c = trained.head.config
         let parameters = file.layers.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.values.count } }
-        print("wrote \(out): InceptionV3 to \(s.layer.rawValue) at \(s.size)×\(s.size) + Flatten → Dense(\(c.hidden), relu)"
+        print("wrote \(out): InceptionV3 to \(s.layer.rawValue)" + (trained.block == nil ? "" : " (mixed7 fine-tuned)")
+            + " at \(s.size)×\(s.size) + Flatten → Dense(\(c.hidden), relu)"
             + (c.dropout > 0 ? " → Dropout(\(c.dropout))" : "")
             + " → Dense(\(c.outputs), \(c.isBinary ? "sigmoid" : "softmax")): \(file.layers.count) layers, "
             + "\(file.layersWithWeights.count) with weights, \(parameters) parameters")

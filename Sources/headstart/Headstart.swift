@@ -20,6 +20,7 @@ struct Headstart: ParsableCommand {
             RunCommand.self,
             ExtractCommand.self,
             TrainCommand.self,
+            FinetuneCommand.self,
             SweepCommand.self,
             EvaluateCommand.self,
             ReportCommand.self,

@@ -7,9 +7,13 @@ import Store
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show what a feature cache holds; verify it; look at one image's features.",
+        abstract: "Show what a feature cache or a model file holds; verify a cache; look at one image's features.",
         discussion: """
-        Without options: the fingerprint (weights file and SHA-256, layer, input size, resize, preprocessing, \
+        Given a model file (.h5 from train, finetune or export-keras): what kind it is (a head, or a model \
+        fine-tuned from mixed7 with the retrained block's convolutions), the head's shape, the base weights file it \
+        needs (name, SHA-256, origin), the cut, input size and preprocessing of its features, and its classes.
+
+        Given a cache, without options: the fingerprint (weights file and SHA-256, layer, input size, resize, preprocessing, \
         dtype, feature shape, augmentation), images per split and class, records and views per image, the \
         number of errors, disk size and LMDB map use, and when the cache was created and last updated.
 
@@ -22,9 +26,10 @@ struct InspectCommand: ParsableCommand {
           headstart inspect out/hh-cache --entry train/horses/horse01-0.png --json
           headstart inspect out/hh-cache --heatmap train/horses/horse01-0.png --dataset data/horse-or-human --out h.png
           headstart inspect out/hh-cache --stale data/horse-or-human
+          headstart inspect out/finetuned.h5
         """)
 
-    @Argument(help: "The cache folder.")
+    @Argument(help: "The cache folder, or a model file.")
     var cache: String
 
     @Flag(help: "Re-check every record's checksum, header and shape and every index entry's record; list every problem; exit 1 when there is any.")
@@ -71,6 +76,14 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: cache, isDirectory: &isDirectory), !isDirectory.boolValue {
+            guard !(verify || errors || entry != nil || heatmap != nil || stale != nil) else {
+                throw ValidationError("\(cache) is a model file: --verify, --errors, --entry, --heatmap and --stale are views of a cache.")
+            }
+            let view = try Inspection.model(path: cache)
+            return try emit(view, render(view))
+        }
         let c = try FeatureCache(path: cache, fingerprint: nil, readOnly: true)
         if verify {
             let report = try Inspection.verify(c)
@@ -137,6 +150,27 @@ struct InspectCommand: ParsableCommand {
                             100 * d.mapFraction, bytes(Int64(d.mapUsedBytes))))
         lines.append("created         \(v.created)")
         lines.append("updated         \(v.updated)")
+        return lines.joined(separator: "\n")
+    }
+
+    func render(_ v: ModelOverview) -> String {
+        let h = v.head
+        var lines = ["\(v.kind) \(v.model)" + (v.wholeModel ? " (whole model: the base's layers to \(v.layer) and the head, \(v.layersWithWeights) layers with weights)" : "")]
+        if let f = v.fineTuning {
+            lines.append("  fine-tuned    \(f.block) retrained on a \(f.cacheLayer) cache: \(f.convolutions.count) convolutions and their "
+                + "BatchNormalization betas; the base's other layers as the weights file has them")
+            for c in f.convolutions {
+                lines.append("    unit \(c.unit)  \(c.name)  kernel (\(c.kernelShape.map(String.init).joined(separator: ", ")))")
+            }
+        }
+        lines.append("  head          Flatten → Dense(\(h.hidden), relu)" + (h.dropout > 0 ? " → Dropout(\(h.dropout))" : "")
+            + " → Dense(\(h.classes == 2 ? 1 : h.classes), \(h.output)) on \(h.featureCount) features")
+        lines.append("  weights       \(v.weightsName)  sha256 \(v.weightsSHA256)")
+        lines.append("  origin        \(WeightsOrigin(recorded: v.weightsOrigin))")
+        if let w = v.weightsWarning { lines.append("WARNING: \(w)") }
+        lines.append("  features      \(v.layer)" + (v.fineTuning == nil ? "" : " through the fine-tuned block")
+            + " (\(v.featureShape.map(String.init).joined(separator: ", "))), input \(v.inputSize)×\(v.inputSize), resize \(v.resize), preprocess \(v.preprocess)")
+        lines.append("  classes       " + v.classes.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
 

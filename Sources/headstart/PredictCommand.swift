@@ -11,7 +11,9 @@ struct PredictCommand: ParsableCommand {
         Each image is extracted exactly as the head's training features were: the cut layer, input size, resize \
         and preprocessing recorded in HEAD.h5 by `headstart train` (there are deliberately no options for them, \
         so training and prediction cannot be preprocessed differently), with the weights file the head records — \
-        a --weights file whose SHA-256 differs is refused.
+        a --weights file whose SHA-256 differs is refused. A model from `headstart finetune` (or its export-keras \
+        file) is given as --head too: its retrained mixed7 block takes the place of the weights file's mixed7, the \
+        layers below stay the file's.
 
         Per image it prints the predicted class and that class's probability; for a two-class head also the raw \
         sigmoid output, P(second class), as Keras model.predict gives it (at full precision: the book's cat \
@@ -26,7 +28,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "The base weights file the head was trained with (the notop .h5).")
     var weights: String
 
-    @Option(help: "The head, as `headstart train` saved it.")
+    @Option(help: "The head, as `headstart train` saved it, or a fine-tuned model from `headstart finetune`.")
     var head: String
 
     @Flag(help: "Print one JSON document (predictions and failures) instead of lines.")

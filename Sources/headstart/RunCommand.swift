@@ -50,7 +50,7 @@ struct RunCommand: ParsableCommand {
         events.stage = { print("\(demo ? "[DEMO] " : "")== \($0)") }
         let reporter = ProgressReporter("extract")
         events.extractProgress = { reporter.update($0, views: false) }
-        events.epoch = { print(TrainCommand.line($0, of: $1)) }
+        events.epoch = { print(HeadRunOptions.line($0, of: $1)) }
         let bytes = ByteProgress()
         events.download = { bytes.update($0, $1) }
         events.weights = { name, origin in print(weightsLines(origin, name: name).joined(separator: "\n")) }
@@ -62,6 +62,11 @@ struct RunCommand: ParsableCommand {
                      x.extracted, x.reused, x.failed.count, x.seconds, rate, x.unchangedByStat, x.hashed))
         if let e = outcome.evaluation {
             print(EvaluateCommand.summary(e).joined(separator: "\n"))
+        }
+        if let f = outcome.fineTuning, let last = f.history.epochs.last {
+            var line = String(format: "fine-tuned mixed7 and the head for %d epochs: loss %.4f, accuracy %.4f", f.history.epochs.count, last.loss, last.accuracy)
+            if let vl = last.valLoss, let va = last.valAccuracy { line += String(format: ", val_loss %.4f, val_accuracy %.4f", vl, va) }
+            print(line)
         }
         if let warning = outcome.weightsOrigin.warning { print("WARNING: \(warning)") }
         print("\(demo ? "[DEMO] " : "")outputs: " + outcome.outputs.joined(separator: ", "))

@@ -39,20 +39,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to save the head (.h5).")
     var out: String
 
-    @Option(help: "Epochs.") var epochs = Recipe.book.epochs
-    @Option(help: "Batch size.") var batch = Recipe.book.batchSize
     @Option(help: "RMSprop learning rate.") var lr = Float(Recipe.book.learningRate)
-    @Option(help: "Units of the hidden Dense layer.") var hidden = Recipe.book.hidden
-    @Option(help: "Dropout rate after the hidden layer (0 = none).") var dropout = Recipe.book.dropout
-    @Option(help: "Seed of the initial weights, the shuffles and the dropout masks.") var seed = Recipe.book.seed
     @Option(help: "Start from this head file instead of fresh weights.") var `init`: String?
-    @Flag(help: "Keep the training samples in cache order (Keras fit(shuffle=False)).") var noShuffle = false
-    @Option(help: "Stop when val_loss has not improved for this many epochs (Keras EarlyStopping).") var earlyStop: Int?
-    @Flag(help: "Save the head whenever val_loss improves, so --out ends as the best epoch's head.") var checkpointBest = false
-    @Option(help: "Write the per-epoch history as CSV.") var history: String?
-    @Option(help: "Write accuracy and loss curves as SVG.") var plot: String?
-    @Option(help: "Write TensorBoard event files into this folder (train/ and validation/, epoch_loss and epoch_accuracy, one point per epoch, as Keras's TensorBoard callback).")
-    var tensorboard: String?
+    @OptionGroup var training: HeadRunOptions
 
     enum AugmentMode: String, ExpressibleByArgument { case none, views, live }
     @Option(help: ArgumentHelp("Augmentation of the training images: none, views (cached views), live (re-extraction).", valueName: "none|views|live"))
@@ -75,17 +64,9 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         try checked {
-            try Setting.epochs.checkFlag(epochs)
-            try Setting.trainBatch.checkFlag(batch)
             try Setting.learningRate.checkFlag(Double(lr))
-            try Setting.hidden.checkFlag(hidden)
-            try Setting.dropout.checkFlag(Double(dropout))
-            if let earlyStop { try Setting.earlyStop.checkFlag(earlyStop) }
             try Setting.threads.checkFlag(threads)
-            // Every file this run writes, before it trains: a wrong folder must not cost the epochs.
             try OutputPath.check(out, as: "--out")
-            if let history { try OutputPath.check(history, as: "--history") }
-            if let plot { try OutputPath.check(plot, as: "--plot") }
         }
         if augment == .live {
             guard let fresh, (0...1).contains(fresh) else { throw ValidationError("--augment live needs --fresh F with 0 ≤ F ≤ 1.") }
@@ -97,15 +78,15 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         var job = HeadTrainingJob(cache: cache, out: out)
-        job.options = TrainingOptions(epochs: epochs, batchSize: batch, learningRate: lr, shuffle: !noShuffle,
-                                      seed: seed, earlyStopPatience: earlyStop)
-        job.hidden = hidden
-        job.dropout = dropout
-        job.initSeed = seed
+        job.options = TrainingOptions(epochs: training.epochs, batchSize: training.batch, learningRate: lr,
+                                      shuffle: !training.noShuffle, seed: training.seed, earlyStopPatience: training.earlyStop)
+        job.hidden = training.hidden
+        job.dropout = training.dropout
+        job.initSeed = training.seed
         job.initial = `init`
-        job.checkpointBest = checkpointBest
+        job.checkpointBest = training.checkpointBest
         job.damagePolicy = damage.policy
-        job.tensorboard = tensorboard
+        job.tensorboard = training.tensorboard
         switch augment {
         case .none: break
         case .views: job.augment = .views
@@ -117,38 +98,20 @@ struct TrainCommand: ParsableCommand {
             live.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
             job.augment = .live(live)
         }
-        let result = try HeadTraining.run(job, onEpoch: { print(TrainCommand.line($0, of: epochs)) }, onLiveEpoch: { l in
+        let result = try HeadTraining.run(job, onEpoch: { print(HeadRunOptions.line($0, of: training.epochs)) }, onLiveEpoch: { l in
             print(String(format: "    live: %d fresh images (decode+augment %.1f s, network %.1f s); the trainer waited %.1f s, the producer %.1f s",
                          l.freshSamples, l.prepareSeconds, l.networkSeconds, l.waitSeconds, l.producerWaitSeconds))
         })
         DamageOptions.report(result.damaged)
-        if let history { try AtomicFile.write(Data(TrainingReport.csv(result.history, weights: result.provenance.weightsOrigin).utf8), to: history) }
-        if let plot {
-            let warning = result.provenance.weightsOrigin.warning.map { " (\($0))" } ?? ""
-            let title = "\(URL(fileURLWithPath: cache).lastPathComponent): training and validation\(warning)"
-            try AtomicFile.write(Data(TrainingReport.svg(result.history, title: title).utf8), to: plot)
-        }
-        let total = result.history.epochs.reduce(0) { $0 + $1.seconds }
-        var summary = String(format: "trained %d epochs on %d images (validated on %d) in %.1f s (%.2f s/epoch); saved %@",
-                             result.history.epochs.count, result.trainCount, result.validationCount, total,
-                             total / Double(max(1, result.history.epochs.count)), out)
-        if result.history.stoppedEarly { summary += " (stopped early)" }
-        if augment == .views {
-            summary += "\naugment views: \(result.samplesWithViews) of \(result.trainCount) training images have cached views (\(result.augmentedViews) views besides the originals)"
-        }
+        try training.writeReports(result, cache: cache)
+        var summary = training.summary(result, verb: "trained", out: out)
+        if augment == .views { summary += "\n" + HeadRunOptions.viewsLine(result) }
         if let l = result.live {
             summary += String(format: "\naugment live: %d fresh samples re-extracted (network %.1f s, decode+augment %.1f s, cache writes %.2f s); the trainer waited %.1f s for them; %d views written to the cache",
                               l.freshSamples, l.networkSeconds, l.prepareSeconds, l.writeSeconds, l.waitSeconds, l.viewsWritten)
         }
-        if checkpointBest, let best = result.history.bestEpoch { summary += " — the head of epoch \(best)" }
+        if training.checkpointBest, let best = result.history.bestEpoch { summary += " — the head of epoch \(best)" }
         print(summary)
         print(weightsLines(result.provenance.weightsOrigin, name: result.provenance.weightsName).joined(separator: "\n"))
-    }
-
-    /// Keras-style epoch line.
-    static func line(_ e: EpochLog, of total: Int) -> String {
-        var s = String(format: "Epoch %d/%d - %.2fs - loss: %.4f - accuracy: %.4f", e.epoch, total, e.seconds, e.loss, e.accuracy)
-        if let vl = e.valLoss, let va = e.valAccuracy { s += String(format: " - val_loss: %.4f - val_accuracy: %.4f", vl, va) }
-        return s
     }
 }

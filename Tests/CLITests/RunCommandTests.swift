@@ -101,6 +101,37 @@ final class RunCommandTests: XCTestCase {
         XCTAssertNil(report["demo"], "not a demo: its own pipeline")
     }
 
+    func testAFinetuneSectionExtractsMixed6AndFineTunesFromTheTrainedHead() throws {
+        let dir = try CLI.temporaryDirectory()
+        let weights = dir.appendingPathComponent("seeded.h5").path
+        try FileManager.default.copyItem(atPath: try Self.seededWeights.get(), toPath: weights)
+        let data = dir.appendingPathComponent("data/discs-and-stripes")
+        try DemoData.generate(into: data, train: 6, validation: 3)
+        let path = try writePipeline("two-phase", in: dir, dataset: data.path, weights: weights, settings: """
+        extract:
+          size: 75
+        train:
+          epochs: 1
+          hidden: 8
+        finetune:
+          epochs: 2
+          batch: 4
+          optimizer: sgd
+          lr: 1.0e-3
+        """)
+        let r = try CLI.run(["run", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("== extract mixed6: \(data.path) → \(dir.appendingPathComponent("out/cache").path)-mixed6"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("== finetune: mixed7 and the head, 2 epochs"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("fine-tuned mixed7 and the head for 2 epochs"), r.stdout)
+        for file in ["model.h5", "finetune-history.csv", "finetune-curves.svg", "head.h5", "history.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/\(file)").path), file)
+        }
+        let inspect = try CLI.run(["inspect", dir.appendingPathComponent("out/model.h5").path])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.lowercased().contains("fine-tuned"), inspect.stdout)
+    }
+
     func testStandardOutputAndErrorInOneLogReadInTheOrderTheyHappened() throws {
         let dir = try CLI.temporaryDirectory()
         let path = try smallPipeline(in: dir, weights: dir.appendingPathComponent("seeded.h5").path)

@@ -26,13 +26,36 @@ enum TrainedHeadFixtures {
     @discardableResult
     static func write(classes: Int = 2, dropout: Float = 0, hidden: Int = 32, seed: UInt64 = 11, weights: String,
                       classNames: [String]? = nil, to path: String) throws -> Head {
+        let head = try makeHead(classes: classes, dropout: dropout, hidden: hidden, seed: seed)
+        let names = classNames ?? (classes == 2 ? ["horses", "humans"] : (0..<classes).map { "class\($0)" })
+        try HeadFile.save(head, to: path, metadata: try provenance(weights: weights, classNames: names).metadata)
+        return head
+    }
+
+    static func makeHead(classes: Int = 2, dropout: Float = 0, hidden: Int = 32, seed: UInt64 = 11) throws -> Head {
         let head = try Head(config: HeadConfig(featureCount: featureCount, hidden: hidden, classes: classes, dropout: dropout),
                             seed: seed)
         for i in 0..<(head.layout.H * head.layout.O) { head.w2[i] *= outputScale }
         for i in 0..<head.layout.O { head.b2[i] = Float(i) * 0.25 - 0.1 }
-        let names = classNames ?? (classes == 2 ? ["horses", "humans"] : (0..<classes).map { "class\($0)" })
-        try HeadFile.save(head, to: path, metadata: try provenance(weights: weights, classNames: names).metadata)
         return head
+    }
+
+    /// A model as `headstart finetune` saves it, without training: mixed7's units of `weights` with each kernel value
+    /// scaled by 1 ± 0.5 and each beta moved by up to 0.1 (moving statistics kept), and a head as `write` makes it;
+    /// the provenance of a `--layer mixed6` cache of `weights`.
+    @discardableResult
+    static func writeFineTuned(weights: String, to path: String) throws -> (head: Head, block: [ConvBNParameters]) {
+        let base = try BaseWeights.load(path: weights, cut: .mixed7)
+        let block = FineTunedModel.units.map { c in
+            var u = base.units[c]
+            u.kernel = u.kernel.enumerated().map { j, w in w * (1 + 0.5 * sin(Float(j % 97 + c))) }
+            u.beta = u.beta.enumerated().map { k, b in b + 0.1 * cos(Float(k + c)) }
+            return u
+        }
+        let head = try makeHead()
+        try FineTunedModel.save(head: head, block: block, provenance: try provenance(weights: weights, settings: ExtractionSettings(layer: .mixed6)),
+                                to: path)
+        return (head, block)
     }
 
     static let outputScale: Float = 0.05

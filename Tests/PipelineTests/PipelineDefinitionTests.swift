@@ -1,4 +1,6 @@
 import Extract
+import FineTune
+import HeadTrain
 import Foundation
 import Pipeline
 import Store
@@ -24,11 +26,55 @@ final class PipelineDefinitionTests: XCTestCase {
     }
 
     func testEveryShippedPipelineLoads() throws {
-        for name in ["horses-or-humans", "cats-vs-dogs", "cats-vs-dogs-full", "demo"] {
+        for name in ["horses-or-humans", "horses-or-humans-finetune", "cats-vs-dogs", "cats-vs-dogs-full", "demo"] {
             let path = repositoryRoot.appendingPathComponent("pipelines/\(name).yaml").path
             // Loading decodes extract's layer, resize, preprocess and dtype into their enums, or throws.
             let p = try PipelineDefinition.load(path: path)
             XCTAssertEqual(p.name, name)
+        }
+    }
+
+    func testAFinetuneSectionBecomesAJobStartingFromTheTrainedHead() throws {
+        let p = try PipelineDefinition.load(path: try write("""
+        cache: c
+        train:
+          epochs: 5
+          seed: 3
+        finetune:
+          batch: 8
+          optimizer: sgd
+          momentum: 0.5
+          lr: 1.0e-3
+        """))
+        XCTAssertEqual(p.fineTuningCache("c"), "c-mixed6")
+        let job = p.fineTuningJob(cache: "c-mixed6", weights: "w.h5", out: "m.h5", initialHead: "head.h5", augmentViews: true)
+        XCTAssertEqual(job.options.epochs, 5, "train:'s epochs where finetune: is silent")
+        XCTAssertEqual(job.options.batchSize, 8)
+        XCTAssertEqual(job.options.seed, 3)
+        XCTAssertEqual(job.options.optimizer, .sgd(learningRate: 1e-3, momentum: 0.5))
+        XCTAssertEqual(job.initialHead, "head.h5")
+        XCTAssertTrue(job.augmentViews)
+    }
+
+    func testAFinetuneSectionDefaultsToRMSpropAtTheFineTuningRate() throws {
+        let p = try PipelineDefinition.load(path: try write("cache: c\nfinetune:\n  cache: other\n"))
+        XCTAssertEqual(p.fineTuningCache("c"), "other")
+        let job = p.fineTuningJob(cache: "other", weights: "w.h5", out: "m.h5", initialHead: "head.h5", augmentViews: false)
+        XCTAssertEqual(job.options.optimizer, .rmsprop(RMSpropConfig(learningRate: 1e-5)))
+    }
+
+    func testFinetuneSettingsThatCannotWorkAreRefusedNamingTheKey() throws {
+        for (text, message) in [
+            ("finetune:\n  momentum: 0.9\n", "finetune.momentum 0.9 must be from 0 to 1, with optimizer: sgd"),
+            ("finetune:\n  optimizer: adam\n", "finetune.optimizer 'adam' is not rmsprop or sgd"),
+            ("finetune:\n  lr: -1\n", "finetune.lr"),
+            ("finetune:\n  epochs: 0\n", "finetune.epochs"),
+            ("finetune:\n  batchsize: 4\n", "unknown key 'batchsize' in finetune:"),
+            ("extract:\n  layer: mixed6\nfinetune:\n  epochs: 1\n", "finetune: retrains mixed7 from the head trained on mixed7, but extract: layer: is mixed6"),
+        ] {
+            XCTAssertThrowsError(try PipelineDefinition.load(path: try write(text)), text) { e in
+                XCTAssertTrue("\(e)".contains(message), "\(e)")
+            }
         }
     }
 
@@ -84,7 +130,7 @@ final class PipelineDefinitionTests: XCTestCase {
 
     func testAMisspeltTopLevelKeyIsAnErrorSuggestingTheKnownOne() throws {
         XCTAssertEqual(try loadError("datset: data/horse-or-human\n"),
-                       "unknown key 'datset' at the top level; did you mean 'dataset'? (known: augment, cache, dataset, demo, extract, name, output, sweep, train, weights)")
+                       "unknown key 'datset' at the top level; did you mean 'dataset'? (known: augment, cache, dataset, demo, extract, finetune, name, output, sweep, train, weights)")
     }
 
     func testAMisspeltSectionKeyIsAnErrorNamingItsSection() throws {

@@ -2,6 +2,7 @@
 """Checks a `headstart export-keras` file with Keras: the book's model loads it in one call and predicts.
 
     /work/venv/bin/python Tools/keras-reference/check_export.py MODEL.h5 [--base BASE.h5 --head HEAD.h5] IMAGE...
+    /work/venv/bin/python Tools/keras-reference/check_export.py FINETUNED.h5 --by-name --base BASE.h5 IMAGE...
 
 1. Builds the book's model exactly as the book writes it (Keras 3):
 
@@ -20,6 +21,12 @@
 3. With --base and --head: loads BASE.h5 into a fresh InceptionV3 (include_top=False) and HEAD.h5 into a bare
    head model (by layer order), and checks that every weight the book model loaded from MODEL.h5 equals, bit for
    bit, the corresponding one of those two.
+
+With --by-name (a `headstart finetune` model: mixed7's layers and the head only): the book's model gets BASE.h5 first
+(loaded into a fresh InceptionV3 and copied into the book model's base layers by order), then
+`model.load_weights(FINETUNED.h5, by_name=True)`, as one fine-tunes the book's model in Keras and saves only what
+changed. The weight check then asks that every layer named in FINETUNED.h5 holds the file's arrays and every other
+one the base file's (mixed7's 20 layers and the head's 2 from the file, the other 120 from the base).
 
 Prints one JSON document on stdout: versions, settings, the model's layer count and last layer names, the weight
 check, and per image the model's output row (float32 values as exact decimals) or why it could not be read.
@@ -95,7 +102,60 @@ def load_image(keras, path, s):
 
 
 def weighted(model):
-    return [l for l in model.layers if l.weights]
+    return weighted_layers(model.layers)
+
+
+def weighted_layers(layers):
+    return [l for l in layers if l.weights]
+
+
+def fresh_base(s, path):
+    """A fresh InceptionV3 (include_top=False) at the recorded size with the notop file `path` loaded by order."""
+    from keras.applications import InceptionV3
+
+    base = InceptionV3(input_shape=(s["size"], s["size"], 3), include_top=False, weights=None)
+    base.load_weights(path)
+    return base
+
+
+def stored_arrays(path):
+    """{layer name: [arrays in weight_names order]} of a legacy-layout weights file's layers with weights."""
+    def names(attrs, key):
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in attrs[key]]
+    out = {}
+    with h5py.File(path, "r") as f:
+        for layer in names(f.attrs, "layer_names"):
+            weight_names = names(f[layer].attrs, "weight_names") if len(f[layer].attrs["weight_names"]) else []
+            if weight_names:
+                out[layer] = [np.asarray(f[layer][w]) for w in weight_names]
+    return out
+
+
+def check_by_name(model, base, path):
+    """After load_weights(path, by_name=True) over `base`: layers named in the file hold its arrays, the others the
+    base's (paired by order: the book model's base layers are a prefix of InceptionV3's)."""
+    stored = stored_arrays(path)
+    base_w = weighted(base)
+    arrays, from_file, worst, equal, missing = 0, [], 0.0, True, sorted(stored)
+    for i, layer in enumerate(weighted(model)):
+        if layer.name in stored:
+            expected = stored[layer.name]
+            from_file.append(layer.name)
+            missing.remove(layer.name)
+        else:
+            expected = base_w[i].get_weights() if i < len(base_w) else None
+        if expected is None:
+            equal = False
+            continue
+        for wm, wr in zip(layer.get_weights(), expected):
+            arrays += 1
+            if wm.shape != wr.shape:
+                equal, worst = False, float("inf")
+                continue
+            worst = max(worst, float(np.max(np.abs(wm - wr))) if wm.size else 0.0)
+            equal = equal and bool(np.array_equal(wm, wr))
+    return {"equal": equal and not missing, "arrays": arrays, "max_abs_diff": worst, "from_model_file": from_file,
+            "file_layers_not_in_model": missing}
 
 
 def main():
@@ -104,6 +164,8 @@ def main():
     ap.add_argument("images", nargs="*")
     ap.add_argument("--base", help="the base notop .h5 the head was trained with")
     ap.add_argument("--head", help="the head .h5 headstart train wrote")
+    ap.add_argument("--by-name", action="store_true",
+                    help="load MODEL.h5 with load_weights(by_name=True) over --base (a fine-tuned model file)")
     for k, t in [("layer", str), ("size", int), ("resize", str), ("preprocess", str), ("hidden", int),
                  ("dropout", float), ("classes", int)]:
         ap.add_argument("--" + k, type=t)
@@ -117,8 +179,18 @@ def main():
         if getattr(a, k) is not None:
             s[k] = getattr(a, k)
 
+    if a.by_name and not a.base:
+        ap.error("--by-name needs --base BASE.h5 (the layers the model file does not hold)")
     model = build_book_model(keras, s)
-    model.load_weights(a.model)
+    if a.by_name:
+        base = fresh_base(s, a.base)
+        layers = model.layers
+        below_head = layers[: [l.name for l in layers].index(s["layer"]) + 1]
+        for mine, ref in zip(weighted_layers(below_head), weighted(base)):  # the base up to the cut, by order
+            mine.set_weights(ref.get_weights())
+        model.load_weights(a.model, by_name=True)
+    else:
+        model.load_weights(a.model)
     names = [l.name for l in model.layers]
     report = {
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
@@ -128,11 +200,11 @@ def main():
     }
 
     ok = True
-    if a.base and a.head:
-        from keras.applications import InceptionV3
-
-        base = InceptionV3(input_shape=(s["size"], s["size"], 3), include_top=False, weights=None)
-        base.load_weights(a.base)
+    if a.by_name:
+        report["weights_check"] = check_by_name(model, fresh_base(s, a.base), a.model)
+        ok = report["weights_check"]["equal"]
+    elif a.base and a.head:
+        base = fresh_base(s, a.base)
         cut = base.get_layer(s["layer"]).output
         head = build_head_model(keras, s, tuple(cut.shape[1:]))
         head.load_weights(a.head)
