@@ -132,23 +132,20 @@ public final class FineTuner {
             let start = now()
             let order = epochOrder(count: N, epoch: epoch, seed: options.seed, shuffle: options.shuffle)
             train.startEpoch(epoch, order: order)
-            var lossMean = WeightedMean(), accMean = WeightedMean()
+            var means = BatchMeans()
+            let batches = (N + B - 1) / B
             for s in stride(from: 0, to: N, by: B) {
                 let b = min(N, s + B) - s
                 try train.fill(indices: Array(order[s..<(s + b)]), into: input.pointer)
                 for r in 0..<b { stepper.workspace.labels[r] = Int32(trainLabels[order[s + r]]) }
                 var rng = SplitMix64(key: SplitMix64.streamKey(seed: options.seed, tag: .dropout, index: step))
                 let loss = withDenormalsFlushed { trainStep(B: b, rng: &rng) }
-                guard loss.isFinite else {
-                    throw HeadError.notFinite("the training loss of epoch \(epoch + 1), batch \(s / B + 1) is \(loss)")
-                }
-                lossMean.add(Double(loss), weight: Double(b))
-                accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+                try means.addTraining(loss: loss, correct: stepper.correctCount(B: b), size: b, epoch: epoch, batch: s / B, of: batches)
                 step += 1
             }
             var validated: (loss: Double, accuracy: Double)?
             if let validation, let valLabels { validated = try evaluate(validation, labels: valLabels) }
-            var log = try EpochLog(epoch: epoch + 1, loss: lossMean, accuracy: accMean, validation: validated)
+            var log = try EpochLog(epoch: epoch + 1, training: means, validation: validated)
             log.seconds = now() - start
             let verdict = history.record(log, &stopping)
             try onEpoch(log)
@@ -186,7 +183,7 @@ public final class FineTuner {
     /// Loss and accuracy over a source with the current weights, as Keras evaluates validation data: per batch
     /// of `batchSize` a mean loss and accuracy, then their sample-weighted means.
     public func evaluate(_ source: FeatureSource, labels: [Int]) throws -> (loss: Double, accuracy: Double) {
-        var lossMean = WeightedMean(), accMean = WeightedMean()
+        var means = BatchMeans()
         var rng = SplitMix64(key: 0)  // unused: no dropout at inference
         let B = options.batchSize
         for s in stride(from: 0, to: source.count, by: B) {
@@ -195,10 +192,9 @@ public final class FineTuner {
             for r in 0..<b { stepper.workspace.labels[r] = Int32(labels[s + r]) }
             block.forward(input: input.pointer, B: b, output: stepper.workspace.x)
             let loss = stepper.forward(B: b, training: false, rng: &rng)
-            lossMean.add(Double(loss), weight: Double(b))
-            accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+            means.add(loss: loss, correct: stepper.correctCount(B: b), size: b)
         }
-        return (lossMean.mean, accMean.mean)
+        return (means.loss.mean, means.accuracy.mean)
     }
 
     /// Probabilities [count, outputs] of the current model for every sample of `source`, in order.

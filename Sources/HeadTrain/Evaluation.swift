@@ -76,12 +76,11 @@ public final class HeadPredictor {
         for (i, l) in labels.enumerated() where l < 0 || l >= C {
             throw HeadError.invalidLabel(index: i, label: l, classes: C)
         }
-        var lossMean = WeightedMean(), accMean = WeightedMean()
+        var means = BatchMeans()
         var probs: [Float] = []
         probs.reserveCapacity(source.count * O)
         try forEachBatch(source, labels: labels, stepper: stepper, batch: batchSize) { b, loss in
-            lossMean.add(Double(loss), weight: Double(b))
-            accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+            means.add(loss: loss, correct: stepper.correctCount(B: b), size: b)
             probs.append(contentsOf: UnsafeBufferPointer(start: stepper.workspace.probs, count: b * O))
         }
         let predicted: [Int] = (0..<source.count).map { i in
@@ -97,7 +96,7 @@ public final class HeadPredictor {
             let row = confusion[c].reduce(0, +)
             return row > 0 ? Double(confusion[c][c]) / Double(row) : nil
         }
-        return Evaluation(count: source.count, loss: lossMean.mean, accuracy: accMean.mean, probabilities: probs,
+        return Evaluation(count: source.count, loss: means.loss.mean, accuracy: means.accuracy.mean, probabilities: probs,
                           outputs: O, labels: labels, predicted: predicted, confusion: confusion,
                           precision: precision, recall: recall,
                           rocAUC: O == 1 ? rocAUC(scores: probs, labels: labels) : nil)

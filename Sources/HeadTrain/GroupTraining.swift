@@ -97,13 +97,8 @@ public final class HeadGroupTrainer {
         while epoch < until {
             let active = members.indices.filter { !members[$0].finished && members[$0].epochsDone < until }
             if active.isEmpty { break }
-            var order = Array(0..<N)
-            if shuffle {
-                var rng = SplitMix64(key: SplitMix64.streamKey(seed: seed, tag: .shuffle, index: UInt64(epoch)))
-                order.shuffle(with: &rng)
-            }
-            var lossMeans = [WeightedMean](repeating: WeightedMean(), count: members.count)
-            var accMeans = lossMeans
+            let order = epochOrder(count: N, epoch: epoch, seed: seed, shuffle: shuffle)
+            var trainMeans = [BatchMeans](repeating: BatchMeans(), count: members.count)
             var seconds = [Double](repeating: 0, count: members.count)
             var current = -1
             for k in bounds.indices {
@@ -124,16 +119,14 @@ public final class HeadGroupTrainer {
                     for r in 0..<b { ws.labels[r] = Int32(trainLabels[order[s + r]]) }
                     var rng = SplitMix64(key: SplitMix64.streamKey(seed: seed, tag: .dropout, index: step))
                     let loss = stepper.trainStep(B: b, rng: &rng, next: b2)
-                    lossMeans[i].add(Double(loss), weight: Double(b))
-                    accMeans[i].add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+                    trainMeans[i].add(loss: loss, correct: stepper.correctCount(B: b), size: b)
                     seconds[i] += now() - start
                 }
                 if b2 != nil { swap(&cur, &nxt); current = k + 1 }
             }
             var logs: [Int: EpochLog] = [:]
             for i in active {
-                logs[i] = EpochLog(epoch: epoch + 1, loss: lossMeans[i].mean, accuracy: accMeans[i].mean,
-                                   valLoss: nil, valAccuracy: nil, seconds: 0)
+                logs[i] = try EpochLog(epoch: epoch + 1, training: trainMeans[i], validation: nil)
             }
             if let validation, let valLabels {
                 var means = [BatchedValidation](repeating: BatchedValidation(), count: members.count)

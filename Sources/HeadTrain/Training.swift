@@ -53,8 +53,9 @@ extension EpochLog {
     /// Epoch `epoch`'s log from its training means and, with validation data, the validation loss and accuracy
     /// (a validation loss that is not finite stops training with `HeadError.notFinite`); `seconds` 0, for the
     /// caller to set last.
-    public init(epoch: Int, loss: WeightedMean, accuracy: WeightedMean, validation: (loss: Double, accuracy: Double)?) throws {
-        self.init(epoch: epoch, loss: loss.mean, accuracy: accuracy.mean, valLoss: nil, valAccuracy: nil, seconds: 0)
+    public init(epoch: Int, training: BatchMeans, validation: (loss: Double, accuracy: Double)?) throws {
+        self.init(epoch: epoch, loss: training.loss.mean, accuracy: training.accuracy.mean, valLoss: nil, valAccuracy: nil,
+                  seconds: 0)
         if let validation {
             guard validation.loss.isFinite else { throw HeadError.notFinite("the validation loss after epoch \(epoch) is \(validation.loss)") }
             valLoss = validation.loss
@@ -88,6 +89,28 @@ public struct WeightedMean: Equatable, Sendable {
     public init() {}
     public mutating func add(_ value: Double, weight w: Double) { total += value * w; weight += w }
     public var mean: Double { weight > 0 ? total / weight : 0 }
+}
+
+/// Keras's running loss and accuracy over batches: each batch's mean loss and its fraction right, weighted by the
+/// batch's size (the last batch of an epoch is smaller).
+public struct BatchMeans: Equatable, Sendable {
+    public private(set) var loss = WeightedMean(), accuracy = WeightedMean()
+    public init() {}
+
+    /// Adds a batch of `size` samples with mean loss `loss`, `correct` of them right.
+    public mutating func add(loss: Float, correct: Int, size: Int) {
+        self.loss.add(Double(loss), weight: Double(size))
+        accuracy.add(Double(correct) / Double(size), weight: Double(size))
+    }
+
+    /// `add` for a training batch: a loss that is not finite stops training (`HeadError.notFinite`), naming the
+    /// epoch (0-based here, 1-based in the message) and batch `index` of `count`.
+    public mutating func addTraining(loss: Float, correct: Int, size: Int, epoch: Int, batch index: Int, of count: Int) throws {
+        guard loss.isFinite else {
+            throw HeadError.notFinite("the training loss of epoch \(epoch + 1), batch \(index + 1) of \(count) is \(loss)")
+        }
+        add(loss: loss, correct: correct, size: size)
+    }
 }
 
 /// The order in which epoch `epoch` (0-based) visits `count` training samples: 0..<count, or with `shuffle` a
@@ -188,7 +211,7 @@ public final class HeadTrainer {
             let start = now()
             let order = epochOrder(count: N, epoch: epoch, seed: options.seed, shuffle: options.shuffle)
             train.startEpoch(epoch, order: order)
-            var lossMean = WeightedMean(), accMean = WeightedMean()
+            var means = BatchMeans()
             let bounds = Array(stride(from: 0, to: N, by: B))
             var current = -1  // the batch whose features are in ws.x
             for k in bounds.indices {
@@ -208,18 +231,14 @@ public final class HeadTrainer {
                 } else {
                     loss = stepper.trainStep(B: b, rng: &rng)
                 }
-                guard loss.isFinite else {
-                    throw HeadError.notFinite("the training loss of epoch \(epoch + 1), batch \(k + 1) of \(bounds.count) is \(loss)")
-                }
-                lossMean.add(Double(loss), weight: Double(b))
-                accMean.add(Double(stepper.correctCount(B: b)) / Double(b), weight: Double(b))
+                try means.addTraining(loss: loss, correct: stepper.correctCount(B: b), size: b, epoch: epoch, batch: k, of: bounds.count)
                 step += 1
             }
             var validated: (loss: Double, accuracy: Double)?
             if let validation, let valLabels, let evaluator {
                 validated = try meanLossAndAccuracy(validation, labels: valLabels, evaluator: evaluator)
             }
-            var log = try EpochLog(epoch: epoch + 1, loss: lossMean, accuracy: accMean, validation: validated)
+            var log = try EpochLog(epoch: epoch + 1, training: means, validation: validated)
             log.seconds = now() - start
             let verdict = history.record(log, &stopping)
             try onEpoch(log)
@@ -280,7 +299,9 @@ public func checkedLabels(_ s: FeatureSource, _ what: String, for config: HeadCo
 /// comparison backend, may not), and each batch mean is summed as `sigmoid_bce_forward` sums it, so the figures
 /// equal those of batch-by-batch evaluation bit for bit.
 struct BatchedValidation {
-    var loss = WeightedMean(), accuracy = WeightedMean()
+    var means = BatchMeans()
+    var loss: WeightedMean { means.loss }
+    var accuracy: WeightedMean { means.accuracy }
 
     /// Samples per chunk: whole batches, about 256 samples (at least one batch), no more than `count` needs.
     static func chunkRows(batch: Int, count: Int) -> Int {
@@ -299,8 +320,7 @@ struct BatchedValidation {
             let b = min(batch, rows - s)
             var sum = 0.0
             for r in s..<(s + b) { sum += Double(losses[r]) }
-            loss.add(Double(Float(sum / Double(b))), weight: Double(b))
-            accuracy.add(Double(evaluator.correctCount(from: s, count: b)) / Double(b), weight: Double(b))
+            means.add(loss: Float(sum / Double(b)), correct: evaluator.correctCount(from: s, count: b), size: b)
             s += b
         }
     }

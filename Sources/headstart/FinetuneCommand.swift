@@ -65,11 +65,7 @@ struct FinetuneCommand: ParsableCommand {
     @OptionGroup var damage: DamageOptions
 
     func validate() throws {
-        try checked {
-            try Setting.learningRate.checkFlag(Double(lr))
-            try Setting.threads.checkFlag(threads)
-            try OutputPath.check(out, as: "--out")
-        }
+        try HeadRunOptions.checkRun(lr: lr, threads: threads, out: out)
         if let momentum {
             guard optimizer == .sgd else { throw ValidationError("--momentum goes with --optimizer sgd.") }
             guard momentum.isFinite, (0...1).contains(momentum) else { throw ValidationError("--momentum must be from 0 to 1.") }

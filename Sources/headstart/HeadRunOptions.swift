@@ -20,6 +20,15 @@ struct HeadRunOptions: ParsableArguments {
     @Option(help: "Write TensorBoard event files into this folder (train/ and validation/, epoch_loss and epoch_accuracy, one point per epoch, as Keras's TensorBoard callback).")
     var tensorboard: String?
 
+    /// The checks `train` and `finetune` make of their own learning rate, thread count and output path.
+    static func checkRun(lr: Float, threads: Int, out: String) throws {
+        try checked {
+            try Setting.learningRate.checkFlag(Double(lr))
+            try Setting.threads.checkFlag(threads)
+            try OutputPath.check(out, as: "--out")
+        }
+    }
+
     func validate() throws {
         try checked {
             try Setting.epochs.checkFlag(epochs)

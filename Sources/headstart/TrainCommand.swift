@@ -63,11 +63,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var damage: DamageOptions
 
     func validate() throws {
-        try checked {
-            try Setting.learningRate.checkFlag(Double(lr))
-            try Setting.threads.checkFlag(threads)
-            try OutputPath.check(out, as: "--out")
-        }
+        try HeadRunOptions.checkRun(lr: lr, threads: threads, out: out)
         if augment == .live {
             guard let fresh, (0...1).contains(fresh) else { throw ValidationError("--augment live needs --fresh F with 0 ≤ F ≤ 1.") }
             guard weights != nil else { throw ValidationError("--augment live needs --weights (the base weights the cache was extracted with).") }
