@@ -11,7 +11,7 @@
 /// kernel (kh, kw, cin, cout), so the kernel is the GEMM's B matrix as stored. Cells outside the image are 0.
 /// inp: (N, H, W, stride) with the cin input channels at the start of each pixel.
 @inline(__always)
-func im2col(
+public func im2col(
     _ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows r0: Int, _ r1: Int,
     h: Int, w: Int, stride: Int, cin: Int, oh: Int, ow: Int,
     kh: Int, kw: Int, s: Int, padTop: Int, padLeft: Int

@@ -1,3 +1,4 @@
+import Extract
 import Foundation
 import Numerics
 
@@ -15,35 +16,9 @@ import Numerics
 @inline(__always)
 func samePaddingBefore(_ k: Int) -> Int { (k - 1) / 2 }
 
-/// col[M, KH·KW·C]: row m = (b, h, w) holds the receptive field of output pixel (h, w) in (ky, kx, c) order,
-/// zeros where it falls in the padding, so that conv = col · weight[KH·KW·C, OC] (the Keras kernel
-/// (KH, KW, C, OC) read row-major is that matrix).
-public func im2col(_ col: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                   B: Int, H: Int, W: Int, C: Int, KH: Int, KW: Int) {
-    let py = samePaddingBefore(KH), px = samePaddingBefore(KW), K = KH * KW * C
-    for b in 0..<B {
-        for h in 0..<H {
-            for w in 0..<W {
-                var dst = col + ((b * H + h) * W + w) * K
-                for ky in 0..<KH {
-                    let y = h + ky - py
-                    for kx in 0..<KW {
-                        let x = w + kx - px
-                        if y >= 0 && y < H && x >= 0 && x < W {
-                            dst.update(from: inp + ((b * H + y) * W + x) * C, count: C)
-                        } else {
-                            dst.update(repeating: 0, count: C)
-                        }
-                        dst += C
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of `im2col`: dinp[B,H,W,C] = Σ over the places each input pixel appears in col of dcol
-/// (overwritten; padding positions are dropped).
+/// The adjoint of Extract's `im2col` at stride 1, padding same (col[M, KH·KW·C]: row m = (b, h, w) holds the
+/// receptive field of output pixel (h, w) in (ky, kx, c) order, zeros in the padding):
+/// dinp[B,H,W,C] = Σ over the places each input pixel appears in col of dcol (overwritten; padding dropped).
 public func col2im(_ dinp: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<Float>,
                    B: Int, H: Int, W: Int, C: Int, KH: Int, KW: Int) {
     let py = samePaddingBefore(KH), px = samePaddingBefore(KW), K = KH * KW * C
@@ -82,7 +57,8 @@ public func conv2d_forward(
     var a = inp
     if KH * KW > 1 {
         guard let col else { preconditionFailure("a \(KH)×\(KW) convolution needs an im2col buffer") }
-        im2col(col, inp, B: B, H: H, W: W, C: C, KH: KH, KW: KW)
+        im2col(col, inp, rows: 0, M, h: H, w: W, stride: C, cin: C, oh: H, ow: W, kh: KH, kw: KW, s: 1,
+               padTop: samePaddingBefore(KH), padLeft: samePaddingBefore(KW))
         a = UnsafePointer(col)
     }
     sgemm(m: M, n: OC, k: K, a: a, lda: K, b: weight, ldb: OC, c: out, ldc: OC)
@@ -159,30 +135,8 @@ public func batchnorm_relu_backward(_ dz: UnsafeMutablePointer<Float>, _ dbeta: 
 
 // MARK: - AveragePooling2D 3×3, stride 1, padding same
 
-/// out[B,H,W,C] = mean of inp over the 3×3 window around (h, w), the mean taken over the window's in-bounds
-/// elements only (TensorFlow's AvgPool with SAME padding divides by that count, not by 9).
-public func avgpool3x3_same_forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                                    B: Int, H: Int, W: Int, C: Int) {
-    for b in 0..<B {
-        for h in 0..<H {
-            let y0 = max(h - 1, 0), y1 = min(h + 1, H - 1)
-            for w in 0..<W {
-                let x0 = max(w - 1, 0), x1 = min(w + 1, W - 1)
-                let o = out + ((b * H + h) * W + w) * C
-                o.update(repeating: 0, count: C)
-                for y in y0...y1 {
-                    for x in x0...x1 {
-                        let i = inp + ((b * H + y) * W + x) * C
-                        for c in 0..<C { o[c] += i[c] }
-                    }
-                }
-                let inv = 1 / Float((y1 - y0 + 1) * (x1 - x0 + 1))
-                for c in 0..<C { o[c] *= inv }
-            }
-        }
-    }
-}
-
+/// The adjoint of Extract's `avgpool3x3same_forward` (the mean over each 3×3 window's in-bounds cells, as
+/// TensorFlow's AvgPool with SAME padding divides by that count, not by 9):
 /// dinp[B,H,W,C] = Σ over the windows containing each pixel of dout/count(window)  (overwritten).
 public func avgpool3x3_same_backward(_ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                                      B: Int, H: Int, W: Int, C: Int) {

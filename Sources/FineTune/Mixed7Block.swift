@@ -1,4 +1,3 @@
-import Dispatch
 import Extract
 import Foundation
 import Numerics
@@ -194,9 +193,7 @@ public final class Mixed7Block {
         }
         BLASThreads.set(1)
         let parts = sampleRanges(B)
-        DispatchQueue.concurrentPerform(iterations: parts.count) { t in
-            withDenormalsFlushed { forward(samples: parts[t], input: input, output: output) }
-        }
+        parallelFor(parts.count) { t in forward(samples: parts[t], input: input, output: output) }
         forwardBatch = B
     }
 
@@ -204,7 +201,8 @@ public final class Mixed7Block {
     func forward(samples r: Range<Int>, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let H = height, W = width, HW = H * W, n = r.count, first = r.lowerBound * HW, M = n * HW, C = 192
         let cin = Self.inputChannels
-        avgpool3x3_same_forward(pooled.pointer + first * cin, input + first * cin, B: n, H: H, W: W, C: cin)
+        avgpool3x3same_forward(pooled.pointer + first * cin, outStride: cin, input + first * cin, inStride: cin, c: cin,
+                               h: H, w: W, bias: nil, lines: 0, n * H)
         for i in 0..<Self.unitCount {
             let s = Self.kernelShapes[i], y = activations[i].pointer + first * s[3]
             let col = cols[i].map { $0.pointer + first * s[0] * s[1] * s[2] }
@@ -227,10 +225,8 @@ public final class Mixed7Block {
         precondition(B >= 1, "backward before any forward")
         BLASThreads.set(1)
         let parts = sampleRanges(B)
-        DispatchQueue.concurrentPerform(iterations: parts.count) { t in
-            withDenormalsFlushed {
-                backward(samples: parts[t], input: input, dOutput: dOutput, into: t == 0 ? gradients.pointer : partialGradients[t - 1].pointer)
-            }
+        parallelFor(parts.count) { t in
+            backward(samples: parts[t], input: input, dOutput: dOutput, into: t == 0 ? gradients.pointer : partialGradients[t - 1].pointer)
         }
         let g = gradients.pointer
         for t in 1..<max(parts.count, 1) {

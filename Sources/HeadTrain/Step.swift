@@ -414,9 +414,4 @@ func splits(_ total: Int, _ n: Int, align: Int) -> [Int] {
     return b
 }
 
-/// Runs body(0..<n) on n threads (inline when n == 1), each with denormals flushed to zero (`withDenormalsFlushed`:
-/// a step's gradients can underflow, and TensorFlow's threads flush them too).
-func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    if n <= 1 { if n == 1 { withDenormalsFlushed { body(0) } }; return }
-    DispatchQueue.concurrentPerform(iterations: n) { t in withDenormalsFlushed { body(t) } }
-}
+

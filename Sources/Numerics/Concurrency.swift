@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 
 // The general concurrency helpers, in the module every other one can reach (Extract, Store and HeadTrain never
-// import each other). Extract's `WorkerPool` and HeadTrain's `parallelFor` stay beside the kernels they drive.
+// import each other). Extract's `WorkerPool` stays beside the network it drives.
 
 /// Seconds on the monotonic clock (for durations; not a date).
 public func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -16,6 +16,14 @@ public func withDenormalsFlushed<T>(_ body: () throws -> T) rethrows -> T {
     let old = hs_fp_flush_denormals()
     defer { hs_fp_mode_restore(old) }
     return try body()
+}
+
+/// Runs body(0..<n) on n threads (inline when n == 1), each with denormals flushed to zero (`withDenormalsFlushed`:
+/// a training step's gradients can underflow, and TensorFlow's threads flush them too). HeadTrain's head and
+/// FineTune's block split their steps with it.
+public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    if n <= 1 { if n == 1 { withDenormalsFlushed { body(0) } }; return }
+    DispatchQueue.concurrentPerform(iterations: n) { t in withDenormalsFlushed { body(t) } }
 }
 
 /// A flag one thread sets and another polls.

@@ -1,3 +1,4 @@
+import Extract
 import FineTune
 import Foundation
 import Numerics
@@ -104,7 +105,7 @@ final class KernelTests: XCTestCase {
 
     func pool(_ x: [Float]) -> [Float] {
         var out = [Float](repeating: 0, count: x.count)
-        avgpool3x3_same_forward(&out, x, B: B, H: H, W: W, C: C)
+        avgpool3x3same_forward(&out, outStride: C, x, inStride: C, c: C, h: H, w: W, bias: nil, lines: 0, B * H)
         return out
     }
 
